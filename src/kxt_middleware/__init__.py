@@ -1,0 +1,50 @@
+"""Consent-aware custom activity tracking for ASGI apps (Starlette, FastAPI)."""
+
+from .activities import (
+    Activity,
+    ActivitySource,
+    CustomActivityData,
+    LogResult,
+    LogStatus,
+)
+from .activity_types import ActivityType, code_name_from_display_name
+from .context import current_activity_logger
+from .cookie_level import CookieLevel
+from .errors import (
+    KxtError,
+    NoRequestContextError,
+    StoreClosedError,
+    StoreError,
+    StoreOverloadedError,
+    UnknownActivityTypeError,
+)
+from .logger import ActivityLogger, get_activity_logger
+from .middleware import ActivityTrackingMiddleware
+from .store import ActivityStore
+from .visitor import Contact, get_cookie_level, get_current_contact, set_cookie_level
+
+__all__ = [
+    "Activity",
+    "ActivityLogger",
+    "ActivitySource",
+    "ActivityStore",
+    "ActivityTrackingMiddleware",
+    "ActivityType",
+    "Contact",
+    "CookieLevel",
+    "CustomActivityData",
+    "KxtError",
+    "LogResult",
+    "LogStatus",
+    "NoRequestContextError",
+    "StoreClosedError",
+    "StoreError",
+    "StoreOverloadedError",
+    "UnknownActivityTypeError",
+    "code_name_from_display_name",
+    "current_activity_logger",
+    "get_activity_logger",
+    "get_cookie_level",
+    "get_current_contact",
+    "set_cookie_level",
+]

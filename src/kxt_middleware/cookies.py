@@ -1,0 +1,114 @@
+"""Signed cookies: one itsdangerous signer per purpose, key rotation, strict verification."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
+
+SameSite = Literal["lax", "strict", "none"]
+_EXPIRED = "Max-Age=0; expires=Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+def secret_keys(secret_key: str | Sequence[str]) -> list[str]:
+    """Normalize ``secret_key`` (one key, or a list oldest -> newest); ValueError when empty."""
+    keys = [secret_key] if isinstance(secret_key, str) else list(secret_key)
+    if not keys or any(not isinstance(key, str) or not key for key in keys):
+        raise ValueError(
+            "secret_key must be a non-empty string or a list of non-empty strings "
+            "(oldest to newest, for key rotation); generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        )
+    return keys
+
+
+@dataclass(frozen=True)
+class CookieValue:
+    """A verified cookie value and whether the cookie should be written again."""
+
+    value: str
+    reissue: bool
+
+
+class SignedCookie:
+    """A cookie whose value is signed and time-stamped for one purpose (its salt).
+
+    Verification is strict: the cookie must be exactly what we would have produced, so no
+    mutated cookie is accepted; an expired cookie, or one signed for another purpose or with an
+    unknown key, reads as absent.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        secret_key: str | Sequence[str],
+        salt: str,
+        max_age: int,
+        same_site: SameSite = "lax",
+        https_only: bool = False,
+        domain: str | None = None,
+        path: str = "/",
+    ) -> None:
+        if same_site not in ("lax", "strict", "none"):
+            raise ValueError("same_site must be 'lax', 'strict' or 'none'")
+        if same_site == "none" and not https_only:
+            raise ValueError(
+                "same_site='none' needs https_only=True: browsers drop SameSite=None cookies "
+                "that are not Secure"
+            )
+        if max_age <= 0:
+            raise ValueError("a cookie's max_age must be a positive number of seconds")
+        self.name = name
+        self.max_age = max_age
+        # Newest key first: it signs, and a cookie it verifies needs no re-issue.
+        self._signers = [
+            TimestampSigner(key, salt=salt, digest_method=hashlib.sha256)
+            for key in reversed(secret_keys(secret_key))
+        ]
+        self._attributes = f"Path={path}; HttpOnly; SameSite={same_site.capitalize()}"
+        if domain is not None:
+            self._attributes += f"; Domain={domain}"
+        self._always_secure = https_only
+
+    def load(self, raw: str | None) -> CookieValue | None:
+        """The verified value of a cookie, or None when it is missing, tampered or expired."""
+        if not raw:
+            return None
+        head, dot, signature = raw.rpartition(".")
+        if not dot:
+            return None
+        for position, signer in enumerate(self._signers):
+            # Compare the exact text: base64 has spare bits, so decoding would accept variants.
+            expected = signer.get_signature(head)
+            if not hmac.compare_digest(expected, signature.encode("ascii", "replace")):
+                continue
+            try:
+                value, signed_at = signer.unsign(raw, max_age=self.max_age, return_timestamp=True)
+            except SignatureExpired:
+                return None
+            except BadSignature:
+                continue
+            # Re-issue when signed with an older key, or past half its life (a sliding expiry).
+            old = time.time() - signed_at.timestamp() > self.max_age / 2
+            return CookieValue(value.decode("utf-8"), reissue=position > 0 or old)
+        return None
+
+    def dump(self, value: str, *, secure: bool) -> str:
+        """A ``Set-Cookie`` header value carrying ``value``, signed with the newest key."""
+        signed = self._signers[0].sign(value).decode("ascii")
+        return f"{self.name}={signed}; Max-Age={self.max_age}; {self._flags(secure)}"
+
+    def delete(self, *, secure: bool) -> str:
+        """A ``Set-Cookie`` header value that removes the cookie."""
+        return f'{self.name}=""; {_EXPIRED}; {self._flags(secure)}'
+
+    def _flags(self, secure: bool) -> str:
+        if secure or self._always_secure:
+            return self._attributes + "; Secure"
+        return self._attributes

@@ -1,0 +1,43 @@
+"""The request-scoped activity logger (the counterpart of ICustomActivityLogger)."""
+
+from __future__ import annotations
+
+from starlette.requests import HTTPConnection
+
+from .activities import ActivitySource, CustomActivityData, LogResult, NewActivity
+from .tracking import ActivityTracker
+from .visitor import Visitor, tracking_logger
+
+
+class ActivityLogger:
+    """Logs activities for the contact of one request, from server code."""
+
+    def __init__(self, tracker: ActivityTracker, visitor: Visitor, url: str, referrer: str) -> None:
+        self.tracker = tracker
+        self.visitor = visitor
+        self.url = url
+        self.referrer = referrer
+        self.finished = False
+
+    async def log(self, activity_type: str, data: CustomActivityData | None = None) -> LogResult:
+        """Log one activity of ``activity_type`` for the current contact.
+
+        Returns once the activity is committed to disk (or says why it was not logged: no
+        consent, type disabled, type unknown). Raises ValueError for an invalid code name.
+        """
+        data = data or CustomActivityData()
+        activity = NewActivity(
+            type=activity_type,
+            title=data.title,
+            value=data.value,
+            url=self.url if data.url is None else data.url,
+            referrer=self.referrer if data.referrer is None else data.referrer,
+            source=ActivitySource.SERVER,
+        )
+        [result] = await self.tracker.log(self.visitor.contact(), [activity])
+        return result
+
+
+def get_activity_logger(request: HTTPConnection) -> ActivityLogger:
+    """The activity logger of this request's visitor."""
+    return tracking_logger(request, "log activities")

@@ -1,0 +1,130 @@
+"""ActivityTrackingMiddleware: pure ASGI middleware giving each request a visitor and a logger."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .activity_types import ActivityType
+from .context import current_logger
+from .cookie_level import CookieLevel
+from .cookies import SameSite, SignedCookie
+from .logger import ActivityLogger
+from .store import ActivityStore, Synchronous
+from .tracking import ActivityTracker
+from .visitor import SCOPE_KEY, Visitor, VisitorCookies
+
+ONE_YEAR = 365 * 24 * 60 * 60
+
+
+class ActivityTrackingMiddleware:
+    """Consent-aware activity tracking for an ASGI app.
+
+    Reads the visitor's signed cookie level and contact cookies, exposes a request-scoped
+    activity logger, writes cookies back on the response, and opens and closes the activity
+    store with the app's lifespan (or lazily, on first use, when lifespan is off).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        secret_key: str | Sequence[str],
+        database: str | os.PathLike[str] = "kxt.sqlite3",
+        activity_types: Iterable[ActivityType] = (),
+        default_cookie_level: CookieLevel | int = CookieLevel.ESSENTIAL,
+        honor_global_privacy_control: bool = True,
+        cookie_level_cookie: str = "CMSCookieLevel",
+        contact_cookie: str = "CurrentContact",
+        cookie_level_max_age: int = ONE_YEAR,
+        contact_max_age: int = 2 * ONE_YEAR,
+        same_site: SameSite = "lax",
+        https_only: bool = False,
+        domain: str | None = None,
+        path: str = "/",
+        max_pending: int = 10_000,
+        synchronous: Synchronous = "FULL",
+        store: ActivityStore | None = None,
+    ) -> None:
+        self.app = app
+
+        def cookie(name: str, salt: str, max_age: int) -> SignedCookie:
+            return SignedCookie(
+                name,
+                secret_key=secret_key,
+                salt=salt,
+                max_age=max_age,
+                same_site=same_site,
+                https_only=https_only,
+                domain=domain,
+                path=path,
+            )
+
+        self.cookies = VisitorCookies(
+            level=cookie(cookie_level_cookie, "kxt.cookie-level", cookie_level_max_age),
+            contact=cookie(contact_cookie, "kxt.current-contact", contact_max_age),
+            default_level=CookieLevel.parse(default_cookie_level),
+            honor_global_privacy_control=honor_global_privacy_control,
+        )
+        self.store = store or ActivityStore(
+            database,
+            activity_types=activity_types,
+            max_pending=max_pending,
+            synchronous=synchronous,
+        )
+        self.tracker = ActivityTracker(self.store)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, self._lifespan_send(send))
+            return
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+
+        connection = HTTPConnection(scope)
+        visitor = Visitor(self.cookies, scope)
+        logger = ActivityLogger(
+            self.tracker,
+            visitor,
+            url=str(connection.url),
+            referrer=connection.headers.get("referer", ""),
+        )
+        scope[SCOPE_KEY] = logger
+
+        async def send_with_cookies(message: Message) -> None:
+            if message["type"] in ("http.response.start", "websocket.accept"):
+                visitor.response_started = True
+                cookies = visitor.set_cookie_headers()
+                if cookies:
+                    message.setdefault("headers", [])
+                    headers = MutableHeaders(scope=message)
+                    for cookie in cookies:
+                        headers.append("set-cookie", cookie)
+            await send(message)
+
+        token = current_logger.set(logger)
+        try:
+            await self.app(scope, receive, send_with_cookies)
+        finally:
+            logger.finished = True
+            current_logger.reset(token)
+
+    def _lifespan_send(self, send: Send) -> Send:
+        # Open the store once the app has started and close it (flushing pending writes)
+        # before the server is told shutdown is complete.
+        async def lifespan_send(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                try:
+                    await self.store.open()
+                except Exception as exc:
+                    message = {"type": "lifespan.startup.failed", "message": str(exc)}
+            elif message["type"] == "lifespan.shutdown.complete":
+                await self.store.close()
+            await send(message)
+
+        return lifespan_send

@@ -1,0 +1,42 @@
+"""The one pipeline every entry point ends in: validated activities, consent, then the store."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from .activities import LogResult, LogStatus, NewActivity
+from .store import ActivityStore
+from .visitor import Contact
+
+log = logging.getLogger("kxt_middleware")
+
+
+class ActivityTracker:
+    """Stores activities for consenting contacts and reports every other outcome."""
+
+    def __init__(self, store: ActivityStore) -> None:
+        self.store = store
+        self.not_logged: dict[str, int] = {}
+
+    async def log(
+        self, contact: Contact | None, activities: Sequence[NewActivity]
+    ) -> list[LogResult]:
+        """Log ``activities`` for ``contact``; None means the visitor has not consented.
+
+        Activities are validated when built (NewActivity), so by here only consent and the
+        activity type's state can stop them. One result per activity, in order.
+        """
+        if contact is None:
+            results = [LogResult(LogStatus.NO_CONSENT) for _ in activities]
+        elif activities:
+            results = await self.store.insert_activities(contact.guid, activities)
+        else:
+            results = []
+        for result in results:
+            if not result.logged:
+                self.not_logged[result.status.value] = (
+                    self.not_logged.get(result.status.value, 0) + 1
+                )
+                log.debug("activity not logged: %s", result.reason)
+        return results

@@ -1,0 +1,176 @@
+"""The visitor behind one request: cookie level and contact, read from and written to cookies."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.requests import HTTPConnection
+from starlette.types import Scope
+
+from .cookie_level import CookieLevel
+from .cookies import SignedCookie
+from .errors import NoRequestContextError
+
+if TYPE_CHECKING:
+    from .logger import ActivityLogger
+
+SCOPE_KEY = "kxt"
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A tracked visitor, known by the GUID in its ``CurrentContact`` cookie."""
+
+    guid: uuid.UUID
+
+
+@dataclass(frozen=True)
+class VisitorCookies:
+    """How visitors are recognized: the two signed cookies and the site's consent defaults."""
+
+    level: SignedCookie
+    contact: SignedCookie
+    default_level: CookieLevel = CookieLevel.ESSENTIAL
+    honor_global_privacy_control: bool = True
+
+
+class Visitor:
+    """Cookie level and contact of the visitor making one request (read lazily from cookies)."""
+
+    def __init__(self, cookies: VisitorCookies, scope: Scope) -> None:
+        self._cookies = cookies
+        self._scope = scope
+        self._loaded = False
+        self._level = cookies.default_level
+        self._guid: uuid.UUID | None = None
+        self._write_level = False
+        self._write_contact = False
+        self._delete_contact = False
+        self._had_contact_cookie = False
+        self.revoked_contact: Contact | None = None
+        self.response_started = False
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        connection = HTTPConnection(self._scope)
+        cookies = connection.cookies
+        level = self._cookies.level.load(cookies.get(self._cookies.level.name))
+        if level is not None and _is_level(level.value):
+            self._level = CookieLevel(int(level.value))
+            self._write_level = level.reissue
+        else:
+            self._level = self._cookies.default_level
+            # Global Privacy Control is an opt-out: without an explicit choice, don't track.
+            gpc = connection.headers.get("sec-gpc", "").strip() == "1"
+            if gpc and self._cookies.honor_global_privacy_control:
+                self._level = min(self._level, CookieLevel.ESSENTIAL)
+        raw_contact = cookies.get(self._cookies.contact.name)
+        self._had_contact_cookie = raw_contact is not None
+        contact = self._cookies.contact.load(raw_contact)
+        if contact is not None and _is_guid(contact.value) and self._level.allows_tracking:
+            self._guid = uuid.UUID(contact.value)
+            self._write_contact = contact.reissue
+        elif raw_contact is not None and not self._level.allows_tracking:
+            self._delete_contact = True  # a contact cookie has no business below Visitor
+
+    @property
+    def level(self) -> CookieLevel:
+        """The visitor's cookie level (the site's default when no valid cookie says otherwise)."""
+        self._load()
+        return self._level
+
+    def set_level(self, level: CookieLevel | int | str) -> CookieLevel:
+        """Change the level for this and later requests; the cookie goes out with this response."""
+        new_level = CookieLevel.parse(level)
+        self._load()
+        self._require_open_response("set_cookie_level")
+        self._level = new_level
+        self._write_level = True
+        if not new_level.allows_tracking:
+            if self._guid is not None:
+                self.revoked_contact = Contact(self._guid)
+            if self._guid is not None or self._had_contact_cookie:
+                self._delete_contact = True
+            self._guid = None
+            self._write_contact = False
+        return new_level
+
+    def contact(self, *, create: bool = True) -> Contact | None:
+        """The visitor's contact, created when needed; None below the Visitor level."""
+        self._load()
+        if not self._level.allows_tracking:
+            return None
+        if self._guid is None:
+            if not create:
+                return None
+            self._require_open_response("creating the current contact")
+            self._guid = uuid.uuid4()
+            self._write_contact = True
+            self._delete_contact = False
+        return Contact(self._guid)
+
+    def _require_open_response(self, action: str) -> None:
+        if self.response_started:
+            raise NoRequestContextError(
+                f"{action} needs to set a cookie, but this request's response has already "
+                "started; do it before returning the response (for example, call "
+                "get_current_contact(request) in the endpoint before starting a background task)"
+            )
+
+    def set_cookie_headers(self) -> list[str]:
+        """The ``Set-Cookie`` values this response must carry (empty when nothing changed)."""
+        if not self._loaded:
+            return []
+        secure = self._scope.get("scheme") in ("https", "wss")
+        headers: list[str] = []
+        if self._write_level:
+            headers.append(self._cookies.level.dump(str(int(self._level)), secure=secure))
+        if self._write_contact and self._guid is not None:
+            headers.append(self._cookies.contact.dump(self._guid.hex, secure=secure))
+        elif self._delete_contact:
+            headers.append(self._cookies.contact.delete(secure=secure))
+        return headers
+
+
+def _is_level(text: str) -> bool:
+    try:
+        CookieLevel.parse(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_guid(text: str) -> bool:
+    try:
+        return uuid.UUID(text).hex == text
+    except ValueError:
+        return False
+
+
+def tracking_logger(connection: HTTPConnection, purpose: str) -> ActivityLogger:
+    """The request's logger, or an AssertionError saying how to install the middleware."""
+    logger: ActivityLogger | None = connection.scope.get(SCOPE_KEY)
+    assert logger is not None, (
+        f"ActivityTrackingMiddleware must be installed to {purpose}: add "
+        "Middleware(ActivityTrackingMiddleware, secret_key=...) to the app's middleware"
+    )
+    return logger
+
+
+def get_cookie_level(request: HTTPConnection) -> CookieLevel:
+    """The cookie level of the visitor making this request."""
+    return tracking_logger(request, "read the cookie level").visitor.level
+
+
+def set_cookie_level(request: HTTPConnection, level: CookieLevel | int | str) -> CookieLevel:
+    """Change the visitor's cookie level; below Visitor the contact cookie is deleted."""
+    return tracking_logger(request, "set the cookie level").visitor.set_level(level)
+
+
+def get_current_contact(request: HTTPConnection) -> Contact | None:
+    """The visitor's contact (created on first need), or None below the Visitor level."""
+    return tracking_logger(request, "know the current contact").visitor.contact()
