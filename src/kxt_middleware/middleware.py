@@ -116,13 +116,11 @@ class ActivityTrackingMiddleware:
 
     def _lifespan_send(self, send: Send) -> Send:
         # Open the store once the app has started and close it (flushing pending writes)
-        # before the server is told shutdown is complete.
+        # before the server is told shutdown is complete. An error opening is raised into the
+        # app's lifespan handler, which reports startup as failed with the reason.
         async def lifespan_send(message: Message) -> None:
             if message["type"] == "lifespan.startup.complete":
-                try:
-                    await self.store.open()
-                except Exception as exc:
-                    message = {"type": "lifespan.startup.failed", "message": str(exc)}
+                await self.store.open()
             elif message["type"] == "lifespan.shutdown.complete":
                 await self.store.close()
             await send(message)

@@ -1,0 +1,1 @@
+"""A small bank website built on kxt-middleware, the way a user of the package builds one."""

@@ -1,0 +1,158 @@
+"""The ``kxt`` command: manage activity types and read the activity log of a database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import sys
+import uuid
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, NoReturn, TextIO
+
+from .activity_types import ActivityType
+from .errors import KxtError
+from .store import ActivityStore
+
+DEFAULT_DATABASE = "kxt.sqlite3"
+ACTIVITY_FIELDS = (
+    "id",
+    "contact",
+    "type",
+    "title",
+    "value",
+    "url",
+    "referrer",
+    "source",
+    "site",
+    "created",
+)
+
+
+class UsageError(Exception):
+    """A bad argument: printed on one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+Command = Callable[[ActivityStore, argparse.Namespace, TextIO], Coroutine[Any, Any, None]]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``kxt``."""
+    parser = _Parser(prog="kxt", description=__doc__)
+    parser.add_argument(
+        "--database",
+        default=os.environ.get("KXT_DATABASE", DEFAULT_DATABASE),
+        help="SQLite file of the site (default: $KXT_DATABASE or kxt.sqlite3)",
+    )
+    # --database is accepted after the command too (`kxt activities --database x.sqlite3`).
+    common = _Parser(add_help=False)
+    common.add_argument("--database", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    types = commands.add_parser("types", help="list, add, enable or disable activity types")
+    type_commands = types.add_subparsers(dest="types_command", required=True, parser_class=_Parser)
+    type_commands.add_parser("list", help="list activity types", parents=[common]).set_defaults(
+        run=_types_list
+    )
+    add = type_commands.add_parser("add", help="create a custom activity type", parents=[common])
+    add.add_argument("code", help="code name, e.g. custom_loan_calculator")
+    add.add_argument("--name", required=True, help="display name, e.g. 'Loan calculator usage'")
+    add.add_argument("--description", default="", help="what the activity tracks")
+    add.add_argument("--disabled", action="store_true", help="create it disabled")
+    add.set_defaults(run=_types_add)
+    for verb in ("enable", "disable"):
+        toggle = type_commands.add_parser(verb, help=f"{verb} an activity type", parents=[common])
+        toggle.add_argument("code", help="code name of the activity type")
+        toggle.set_defaults(run=_types_toggle, enabled=verb == "enable")
+
+    activities = commands.add_parser(
+        "activities", help="print the activity log, oldest first", parents=[common]
+    )
+    activities.add_argument("--contact", type=_guid, help="only this contact's activities")
+    activities.add_argument("--type", help="only activities of this type (code name)")
+    activities.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    activities.set_defaults(run=_activities, reads_only=True)
+    return parser
+
+
+def _guid(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a contact GUID") from None
+
+
+async def _types_list(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+    rows = [
+        (t.code_name, t.display_name, "built-in" if t.built_in else "custom", t.enabled)
+        for t in await store.activity_types()
+    ]
+    width = max([len("CODE NAME"), *(len(row[0]) for row in rows)])
+    name_width = max([len("NAME"), *(len(row[1]) for row in rows)])
+    out.write(f"{'CODE NAME':<{width}}  {'NAME':<{name_width}}  KIND      ENABLED\n")
+    for code, name, kind, enabled in rows:
+        out.write(
+            f"{code:<{width}}  {name:<{name_width}}  {kind:<8}  {'yes' if enabled else 'no'}\n"
+        )
+
+
+async def _types_add(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+    try:
+        activity_type = ActivityType(
+            args.code, args.name, args.description, enabled=not args.disabled
+        )
+        await store.add_activity_type(activity_type)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    out.write(f"created activity type {activity_type.code_name}\n")
+
+
+async def _types_toggle(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+    try:
+        updated = await store.update_activity_type(args.code, enabled=args.enabled)
+    except (ValueError, LookupError) as exc:
+        raise UsageError(str(exc)) from None
+    out.write(f"{updated.code_name} is now {'enabled' if updated.enabled else 'disabled'}\n")
+
+
+async def _activities(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+    writer = None
+    if args.format == "csv":
+        writer = csv.DictWriter(out, fieldnames=ACTIVITY_FIELDS, lineterminator="\n")
+        writer.writeheader()
+    async for activity in store.iter_activities(contact=args.contact, type=args.type):
+        record = activity.to_json()
+        if writer is not None:
+            writer.writerow(record)
+        else:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+async def _run(args: argparse.Namespace, out: TextIO) -> None:
+    async with ActivityStore(args.database) as store:
+        await args.run(store, args, out)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run ``kxt``; returns the exit status (0, or 2 for bad arguments)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "reads_only", False) and not os.path.exists(args.database):
+        parser.error(f"no database at {args.database!r}; pass --database PATH or set KXT_DATABASE")
+    try:
+        asyncio.run(_run(args, out or sys.stdout))
+    except UsageError as exc:
+        parser.error(str(exc))
+    except KxtError as exc:
+        sys.stderr.write(f"kxt: {exc}\n")
+        return 1
+    except BrokenPipeError:  # `kxt activities | head` closed the pipe: not an error
+        sys.stderr.close()
+    return 0

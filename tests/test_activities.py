@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from kxt_middleware import CustomActivityData, LogResult, LogStatus
+from kxt_middleware.activities import NewActivity, format_time, parse_time, utc_now
+
+
+def test_title_and_value_up_to_250() -> None:
+    CustomActivityData(title="t" * 250, value="v" * 250)
+
+
+@pytest.mark.parametrize("field", ["title", "value"])
+def test_over_long_text_raises_instead_of_cutting(field: str) -> None:
+    with pytest.raises(ValueError, match=f"{field} is 251 characters long; at most 250"):
+        CustomActivityData(**{field: "x" * 251})
+
+
+def test_non_text_value_raises_type_error() -> None:
+    with pytest.raises(TypeError, match="value must be a str, not int"):
+        CustomActivityData(value=50000)  # type: ignore[arg-type]
+
+
+def test_url_limit() -> None:
+    with pytest.raises(ValueError, match="url is 8193"):
+        CustomActivityData(url="u" * 8193)
+    with pytest.raises(ValueError, match="referrer is 8193"):
+        CustomActivityData(referrer="u" * 8193)
+
+
+def test_new_activity_validates_type_and_id() -> None:
+    with pytest.raises(ValueError, match="not a valid code name"):
+        NewActivity(type="bad type")
+    with pytest.raises(ValueError, match="not a UUID"):
+        NewActivity(type="click", id="nope")
+    with pytest.raises(ValueError, match="site is 101"):
+        NewActivity(type="click", site="s" * 101)
+    upper = str(uuid.uuid4()).upper()
+    assert NewActivity(type="click", id=upper).id == upper.lower()
+    assert NewActivity(type="click").id != NewActivity(type="click").id
+
+
+def test_log_result_is_truthy_only_when_logged() -> None:
+    assert LogResult(LogStatus.LOGGED, "x")
+    for status in LogStatus:
+        result = LogResult(status)
+        assert bool(result) is (status is LogStatus.LOGGED)
+        assert result.reason
+
+
+def test_time_format_round_trips_and_sorts() -> None:
+    now = utc_now()
+    text = format_time(now)
+    assert text.endswith("Z") and len(text) == 27
+    assert parse_time(text) == now

@@ -1,0 +1,408 @@
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from contextlib import closing
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx2
+import pytest
+from fastapi import FastAPI
+from fastapi import Request as FastAPIRequest
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocket
+
+from kxt_middleware import (
+    ActivityStore,
+    ActivityTrackingMiddleware,
+    CookieLevel,
+    CustomActivityData,
+    NoRequestContextError,
+    StoreError,
+    current_activity_logger,
+    get_activity_logger,
+    get_cookie_level,
+    get_current_contact,
+    set_cookie_level,
+)
+
+from .conftest import LOAN, ROUTES, SECRET
+
+AppFactory = Callable[..., Starlette]
+
+
+def stored(database: Path, sql: str = "SELECT type, value, source FROM activities") -> list:
+    with closing(sqlite3.connect(database)) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def cookie_values(client: TestClient) -> dict[str, str]:
+    return {cookie.name: cookie.value or "" for cookie in client.cookies.jar}
+
+
+def give_cookies(client: TestClient, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        client.cookies.set(name, value, domain="testserver.local")
+
+
+def set_cookies(response: httpx2.Response) -> dict[str, str]:
+    found = {}
+    for header in response.headers.get_list("set-cookie"):
+        name, _, rest = header.partition("=")
+        found[name] = rest
+    return found
+
+
+def test_no_consent_no_cookie_no_contact(make_app: AppFactory, database: Path) -> None:
+    with TestClient(make_app()) as client:
+        response = client.post("/calculate")
+        assert response.json() == {"status": "no_consent", "id": None, "contact": None}
+        assert response.headers.get_list("set-cookie") == []
+        assert client.get("/whoami").json() == {"level": 0, "contact": None}
+    assert stored(database, "SELECT count(*) FROM contacts") == [(0,)]
+    assert stored(database) == []
+
+
+def test_consent_then_log_creates_one_contact(make_app: AppFactory, database: Path) -> None:
+    with TestClient(make_app()) as client:
+        consent = client.post("/consent", json={"level": "ALL"})
+        cookies = set_cookies(consent)
+        assert list(cookies) == ["CMSCookieLevel"]  # no contact until something needs one
+        assert (
+            "HttpOnly" in cookies["CMSCookieLevel"] and "SameSite=Lax" in cookies["CMSCookieLevel"]
+        )
+        assert "Secure" not in cookies["CMSCookieLevel"]
+        first = client.post("/calculate", headers={"referer": "http://testserver/loans"})
+        assert first.json()["status"] == "logged"
+        assert list(set_cookies(first)) == ["CurrentContact"]
+        second = client.post("/calculate", json={"value": "7"})
+        assert second.json()["contact"] == first.json()["contact"]
+        assert set_cookies(second) == {}
+    assert stored(database, "SELECT count(*) FROM contacts") == [(1,)]
+    assert stored(
+        database, "SELECT type, title, value, url, referrer, source FROM activities ORDER BY id"
+    ) == [
+        (
+            "custom_loan_calculator",
+            "Loan calculator usage",
+            "50000",
+            "http://testserver/calculate",
+            "http://testserver/loans",
+            "server",
+        ),
+        (
+            "custom_loan_calculator",
+            "Loan calculator usage",
+            "7",
+            "http://testserver/calculate",
+            "",
+            "server",
+        ),
+    ]
+
+
+def test_results_say_why_nothing_was_logged(make_app: AppFactory) -> None:
+    with TestClient(make_app()) as client:
+        client.post("/consent", json={"level": "VISITOR"})
+        assert client.post("/calculate", json={"type": "nobody_made"}).json()["status"] == (
+            "type_unknown"
+        )
+
+
+def test_https_cookies_are_secure(make_app: AppFactory) -> None:
+    with TestClient(make_app(), base_url="https://testserver") as client:
+        client.post("/consent", json={})
+        response = client.post("/calculate")
+        assert all("; Secure" in value for value in set_cookies(response).values())
+
+
+def test_same_site_none_requires_https_only(make_app: AppFactory) -> None:
+    with pytest.raises(ValueError, match="https_only=True"):
+        with TestClient(make_app(same_site="none")):
+            pass
+    with TestClient(make_app(same_site="none", https_only=True)) as client:
+        cookie = set_cookies(client.post("/consent", json={}))["CMSCookieLevel"]
+        assert "SameSite=None; Secure" in cookie
+
+
+def test_tampered_cookies_read_as_absent(make_app: AppFactory) -> None:
+    with TestClient(make_app()) as client:
+        client.post("/consent", json={})
+        contact = client.post("/calculate").json()["contact"]
+        level_cookie = client.cookies["CMSCookieLevel"]
+        contact_cookie = client.cookies["CurrentContact"]
+    forged_level = "1000" + level_cookie[4:].replace("a", "b", 1)
+    other = uuid.uuid4().hex
+    forged_contact = other + contact_cookie[32:]
+    with TestClient(make_app()) as client:
+        client.cookies.set("CMSCookieLevel", forged_level)
+        assert client.get("/whoami").json()["level"] == 0
+        client.cookies.set("CMSCookieLevel", level_cookie)
+        client.cookies.set("CurrentContact", forged_contact)
+        fresh = client.post("/calculate").json()["contact"]
+        assert fresh not in (contact, str(uuid.UUID(other)))
+
+
+def test_cookies_of_another_secret_are_foreign(make_app: AppFactory) -> None:
+    with TestClient(make_app(secret_key="another-site")) as client:
+        client.post("/consent", json={})
+        client.post("/calculate")
+        foreign = cookie_values(client)
+    with TestClient(make_app()) as client:
+        give_cookies(client, foreign)
+        assert client.get("/whoami").json() == {"level": 0, "contact": None}
+
+
+def test_key_rotation_reissues_with_the_newest_key(make_app: AppFactory) -> None:
+    with TestClient(make_app(secret_key="old")) as client:
+        client.post("/consent", json={})
+        contact = client.post("/calculate").json()["contact"]
+        old_cookies = cookie_values(client)
+    with TestClient(make_app(secret_key=["old", "new"])) as client:
+        give_cookies(client, old_cookies)
+        response = client.get("/whoami")
+        assert response.json() == {"level": 1000, "contact": contact}
+        assert sorted(set_cookies(response)) == ["CMSCookieLevel", "CurrentContact"]
+        assert set_cookies(client.get("/whoami")) == {}  # re-issued once
+        new_cookies = cookie_values(client)
+    with TestClient(make_app(secret_key="new")) as client:
+        give_cookies(client, new_cookies)
+        assert client.get("/whoami").json() == {"level": 1000, "contact": contact}
+
+
+def test_default_level_and_global_privacy_control(make_app: AppFactory) -> None:
+    with TestClient(make_app(default_cookie_level=CookieLevel.ALL)) as client:
+        assert client.post("/calculate").json()["status"] == "logged"
+    with TestClient(make_app(default_cookie_level=CookieLevel.ALL)) as client:
+        client.headers["Sec-GPC"] = "1"
+        assert client.get("/level").json() == {"level": 0}
+        assert client.post("/calculate").json()["status"] == "no_consent"
+        client.post("/consent", json={"level": "ALL"})  # an explicit agreement wins
+        assert client.post("/calculate").json()["status"] == "logged"
+    with TestClient(
+        make_app(default_cookie_level=CookieLevel.ALL, honor_global_privacy_control=False)
+    ) as client:
+        client.headers["Sec-GPC"] = "1"
+        assert client.get("/level").json() == {"level": 1000}
+
+
+def test_lowering_the_level_deletes_the_contact_cookie(make_app: AppFactory) -> None:
+    with TestClient(make_app()) as client:
+        client.post("/consent", json={"level": "ALL"})
+        client.post("/calculate")
+        assert "CurrentContact" in client.cookies
+        response = client.post("/consent", json={"level": "ESSENTIAL"})
+        cookies = set_cookies(response)
+        assert (
+            cookies["CurrentContact"].startswith('""') and "Max-Age=0" in cookies["CurrentContact"]
+        )
+        assert "CurrentContact" not in client.cookies
+        assert client.post("/calculate").json()["status"] == "no_consent"
+
+
+def test_a_contact_cookie_below_visitor_is_removed(make_app: AppFactory) -> None:
+    with TestClient(make_app()) as client:
+        client.post("/consent", json={})
+        client.post("/calculate")
+        del client.cookies["CMSCookieLevel"]
+        response = client.get("/whoami")
+        assert response.json() == {"level": 0, "contact": None}
+        assert "Max-Age=0" in set_cookies(response)["CurrentContact"]
+
+
+def test_bad_levels_raise(make_app: AppFactory) -> None:
+    with pytest.raises(ValueError, match="not a cookie level"):
+        with TestClient(make_app()) as client:
+            client.post("/consent", json={"level": "PLENTY"})
+    with pytest.raises(ValueError, match="not a cookie level"):
+        make_app(default_cookie_level=7).build_middleware_stack()
+
+
+def test_cookie_names_are_configurable(make_app: AppFactory) -> None:
+    app = make_app(cookie_level_cookie="consent", contact_cookie="visitor")
+    with TestClient(app) as client:
+        client.post("/consent", json={})
+        client.post("/calculate")
+        assert sorted(client.cookies.keys()) == ["consent", "visitor"]
+
+
+async def own_cookie(request: Request) -> Response:
+    set_cookie_level(request, CookieLevel.ALL)
+    response = PlainTextResponse("ok")
+    response.set_cookie("theme", "dark")
+    return response
+
+
+def test_the_apps_own_cookies_are_kept(database: Path) -> None:
+    app = Starlette(
+        routes=[Route("/", own_cookie)],
+        middleware=[Middleware(ActivityTrackingMiddleware, secret_key=SECRET, database=database)],
+    )
+    with TestClient(app) as client:
+        assert sorted(set_cookies(client.get("/"))) == ["CMSCookieLevel", "theme"]
+
+
+def test_fastapi_app(database: Path) -> None:
+    app = FastAPI()
+    app.add_middleware(
+        ActivityTrackingMiddleware, secret_key=SECRET, database=database, activity_types=[LOAN]
+    )
+
+    @app.post("/consent")
+    async def agree(request: FastAPIRequest) -> dict[str, int]:
+        return {"level": set_cookie_level(request, CookieLevel.ALL)}
+
+    @app.post("/calculate")
+    async def calculate(amount: int) -> dict[str, str]:
+        result = await current_activity_logger().log(
+            "custom_loan_calculator", CustomActivityData(title="Loan", value=str(amount))
+        )
+        return {"status": result.status.value}
+
+    with TestClient(app) as client:
+        assert client.post("/calculate?amount=1").json() == {"status": "no_consent"}
+        assert client.post("/consent").json() == {"level": 1000}
+        assert client.post("/calculate?amount=50000").json() == {"status": "logged"}
+    assert stored(database) == [("custom_loan_calculator", "50000", "server")]
+
+
+def test_current_logger_outside_a_request_says_why(make_app: AppFactory) -> None:
+    with pytest.raises(NoRequestContextError, match="no request is being handled"):
+        current_activity_logger()
+
+    in_thread: list[object] = []
+    later: list[asyncio.Task[object]] = []
+
+    def attempt() -> object:
+        try:
+            return current_activity_logger()
+        except NoRequestContextError as exc:
+            return exc
+
+    async def handler(request: Request) -> Response:
+        assert current_activity_logger() is get_activity_logger(request)
+        thread = threading.Thread(target=lambda: in_thread.append(attempt()))
+        thread.start()
+        thread.join()
+
+        async def after_response() -> object:
+            await asyncio.sleep(0.05)
+            return attempt()
+
+        later.append(asyncio.create_task(after_response()))
+        return PlainTextResponse("ok")
+
+    app = make_app()
+    app.router.routes.append(Route("/spawn", handler))
+    with TestClient(app) as client:
+        client.get("/spawn")
+        assert client.portal is not None
+        outcome = client.portal.call(asyncio.wait_for, later[0], 5)
+    assert isinstance(in_thread[0], NoRequestContextError)
+    assert "worker thread" in str(in_thread[0])
+    assert isinstance(outcome, NoRequestContextError)
+
+
+def test_new_contact_after_the_response_started_is_refused(make_app: AppFactory) -> None:
+    outcomes: list[object] = []
+
+    async def log_later(request: Request) -> None:
+        try:
+            outcomes.append(await get_activity_logger(request).log("custom_loan_calculator"))
+        except NoRequestContextError as exc:
+            outcomes.append(exc)
+
+    async def handler(request: Request) -> Response:
+        if request.query_params.get("contact"):
+            get_current_contact(request)
+        return PlainTextResponse("ok", background=BackgroundTask(log_later, request))
+
+    app = make_app()
+    app.router.routes.append(Route("/later", handler))
+    with TestClient(app) as client:
+        client.post("/consent", json={})
+        client.get("/later")
+        client.get("/later?contact=1")
+    assert isinstance(outcomes[0], NoRequestContextError)
+    assert "response has already started" in str(outcomes[0])
+    assert getattr(outcomes[1], "logged", False)
+
+
+@pytest.mark.anyio
+async def test_without_lifespan_the_store_opens_lazily(database: Path) -> None:
+    store = ActivityStore(database, activity_types=[LOAN])
+    app = Starlette(
+        routes=ROUTES,
+        middleware=[Middleware(ActivityTrackingMiddleware, secret_key=SECRET, store=store)],
+    )
+    transport = httpx2.ASGITransport(app=app)  # runs no lifespan
+    async with httpx2.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        await client.post("/consent", json={})
+        assert (await client.post("/calculate")).json()["status"] == "logged"
+    assert store.is_open
+    await store.close()
+    assert stored(database) == [("custom_loan_calculator", "50000", "server")]
+
+
+def test_startup_fails_clearly_when_the_database_cannot_open(tmp_path: Path) -> None:
+    app = Starlette(
+        middleware=[
+            Middleware(
+                ActivityTrackingMiddleware,
+                secret_key=SECRET,
+                database=tmp_path / "missing" / "kxt.sqlite3",
+            )
+        ]
+    )
+    with pytest.raises(StoreError, match="does not exist; create it"):
+        with TestClient(app):
+            pass
+
+
+def test_without_the_middleware_the_accessors_say_how_to_fix_it() -> None:
+    async def handler(request: Request) -> Response:
+        get_activity_logger(request)
+        return PlainTextResponse("unreachable")
+
+    with TestClient(Starlette(routes=[Route("/", handler)])) as client:
+        with pytest.raises(AssertionError, match="ActivityTrackingMiddleware must be installed"):
+            client.get("/")
+
+
+def test_websockets_see_the_visitor(make_app: AppFactory) -> None:
+    async def socket(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_json({"level": int(get_cookie_level(websocket))})
+        await websocket.close()
+
+    app = make_app()
+    app.router.routes.append(WebSocketRoute("/ws", socket))
+    with TestClient(app) as client:
+        client.post("/consent", json={})
+        with client.websocket_connect("/ws") as connection:
+            assert connection.receive_json() == {"level": 1000}
+
+
+def test_invalid_input_from_python_raises(make_app: AppFactory) -> None:
+    async def handler(request: Request) -> Response:
+        logger = get_activity_logger(request)
+        for code, data in (("bad code", None), ("custom_cta", CustomActivityData(value="x"))):
+            try:
+                await logger.log(code, data)
+            except ValueError as exc:
+                return JSONResponse({"error": str(exc)})
+        return JSONResponse({})
+
+    app = make_app()
+    app.router.routes.append(Route("/bad", handler))
+    with TestClient(app) as client:
+        assert "not a valid code name" in client.get("/bad").json()["error"]
