@@ -299,3 +299,44 @@ def test_an_acknowledged_activity_survives_the_process_being_killed(database: Pa
     assert child.returncode == -signal.SIGKILL, child.stderr
     assert child.stdout.strip() == "50"
     assert sorted(int(v) for _, v in rows(database)) == list(range(50))
+
+
+async def test_hooks_run_in_the_same_commit_and_cannot_lose_activities(database: Path) -> None:
+    seen: list[frozenset[str]] = []
+
+    async def remember(connection: aiosqlite.Connection, contacts: frozenset[str]) -> None:
+        seen.append(contacts)
+        await connection.execute("CREATE TABLE IF NOT EXISTS hook_log (n INTEGER)")
+        await connection.execute("INSERT INTO hook_log VALUES (?)", (len(contacts),))
+
+    async def broken(connection: aiosqlite.Connection, contacts: frozenset[str]) -> None:
+        await connection.execute("DELETE FROM activities")
+        raise RuntimeError("hook bug")
+
+    first, second = uuid.uuid4(), uuid.uuid4()
+    async with ActivityStore(database) as store:
+        store.on_activities(remember)
+        store.on_activities(broken)
+        await asyncio.gather(
+            store.insert_activities(first, [NewActivity(type="click")]),
+            store.insert_activities(second, [NewActivity(type="click")]),
+            store.insert_activities(second, [NewActivity(type="nobody_defined_this")]),
+        )
+        assert seen == [frozenset({str(first), str(second)})]
+        assert store.hook_failures == 1
+        await store.insert_activities(first, [NewActivity(type="nobody_defined_this")])
+        assert len(seen) == 1  # nothing stored, nothing to re-evaluate
+    assert len(rows(database)) == 2
+    assert rows(database, "SELECT n FROM hook_log") == [(2,)]
+
+
+async def test_deleting_a_contact_deletes_its_activities(database: Path) -> None:
+    keep, erase = uuid.uuid4(), uuid.uuid4()
+    async with ActivityStore(database) as store:
+        for contact in (keep, erase):
+            await store.insert_activities(contact, [NewActivity(type="click")] * 1)
+            await store.insert_activities(contact, [NewActivity(type="click")])
+        assert await store.delete_contact(erase)
+        assert not await store.delete_contact(erase)
+        assert not await store.contact_exists(erase)
+        assert {a.contact for a in await store.activities()} == {keep}

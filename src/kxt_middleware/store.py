@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 import uuid
@@ -27,8 +28,11 @@ from .activity_types import BUILT_IN_TYPES, ActivityType, validate_code_name
 from .errors import StoreClosedError, StoreError, StoreOverloadedError, UnknownActivityTypeError
 from .migrations import MIGRATIONS
 
+log = logging.getLogger("kxt_middleware")
 T = TypeVar("T")
 WriteFunction = Callable[[aiosqlite.Connection], Awaitable[T]]
+# Called inside the writer's transaction with the GUIDs of contacts that just logged activities.
+ActivitiesHook = Callable[[aiosqlite.Connection, frozenset[str]], Awaitable[None]]
 Synchronous = Literal["FULL", "NORMAL"]
 
 _ACTIVITY_COLUMNS = (
@@ -109,6 +113,17 @@ class ActivityStore:
         self._closing = False
         self._types: dict[str, ActivityType] = {}
         self._data_version = -1
+        self._hooks: list[ActivitiesHook] = []
+        self.hook_failures = 0
+
+    def on_activities(self, hook: ActivitiesHook) -> None:
+        """Run ``hook(connection, contact_guids)`` in every commit that stores activities.
+
+        It runs in the same transaction (in a savepoint), so what it writes is committed with
+        the activities; if it raises, its own changes are undone, the error is logged and
+        counted in ``hook_failures``, and the activities are stored all the same.
+        """
+        self._hooks.append(hook)
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -289,6 +304,7 @@ class ActivityStore:
         assert writer is not None
         outcomes: list[tuple[bool, Any]] = []
         rows = 0
+        touched: set[str] = set()
         try:
             await self._refresh_types(writer)
             await writer.execute("BEGIN IMMEDIATE")
@@ -298,9 +314,13 @@ class ActivityStore:
                         result, stored = await self._insert(writer, *job.activities)
                         outcomes.append((True, result))
                         rows += stored
+                        if stored:
+                            touched.add(str(job.activities[0]))
                     else:
                         assert job.function is not None
                         outcomes.append(await self._run_in_savepoint(writer, job.function))
+                if touched and self._hooks:
+                    await self._run_hooks(writer, frozenset(touched))
                 await writer.execute("COMMIT")
             except BaseException:
                 await _rollback(writer)
@@ -323,6 +343,17 @@ class ActivityStore:
                 job.future.set_result(value)
             else:
                 job.future.set_exception(value)
+
+    async def _run_hooks(self, writer: aiosqlite.Connection, contacts: frozenset[str]) -> None:
+        for hook in self._hooks:
+
+            async def call(connection: aiosqlite.Connection, hook: ActivitiesHook = hook) -> None:
+                await hook(connection, contacts)
+
+            ok, error = await self._run_in_savepoint(writer, call)
+            if not ok:
+                self.hook_failures += 1
+                log.error("activity hook %r failed: %s", hook, error, exc_info=error)
 
     @staticmethod
     async def _run_in_savepoint(
@@ -504,11 +535,25 @@ class ActivityStore:
 
     # -- reading activities -------------------------------------------------------------------
 
-    async def _read(self) -> aiosqlite.Connection:
+    async def read_connection(self) -> aiosqlite.Connection:
+        """The read-only connection (opening the store if needed); never write through it."""
         if not self.is_open:
             await self.open()
         assert self._reader is not None
         return self._reader
+
+    _read = read_connection
+
+    async def delete_contact(self, contact: uuid.UUID) -> bool:
+        """Delete a contact and everything stored about it; False when it had no data."""
+
+        async def delete(connection: aiosqlite.Connection) -> bool:
+            cursor = await connection.execute(
+                "DELETE FROM contacts WHERE guid = ?", (str(contact),)
+            )
+            return cursor.rowcount > 0
+
+        return await self.write(delete)
 
     async def activities(
         self,
