@@ -340,3 +340,26 @@ async def test_deleting_a_contact_deletes_its_activities(database: Path) -> None
         assert not await store.delete_contact(erase)
         assert not await store.contact_exists(erase)
         assert {a.contact for a in await store.activities()} == {keep}
+
+
+async def test_open_hooks_run_once_per_open_in_the_opening_transaction(database: Path) -> None:
+    calls: list[int] = []
+
+    async def seed(connection: aiosqlite.Connection) -> None:
+        calls.append(1)
+        await connection.execute("CREATE TABLE IF NOT EXISTS seeded (x)")
+
+    async def broken(connection: aiosqlite.Connection) -> None:
+        await connection.execute("CREATE TABLE never (x)")
+        raise RuntimeError("bad seed")
+
+    store = ActivityStore(database)
+    store.on_open(seed)
+    async with store:
+        pass
+    assert calls == [1] and rows(database, "SELECT count(*) FROM seeded") == [(0,)]
+    failing = ActivityStore(database)
+    failing.on_open(broken)
+    with pytest.raises(RuntimeError, match="bad seed"):
+        await failing.open()
+    assert rows(database, "SELECT count(*) FROM sqlite_master WHERE name = 'never'") == [(0,)]

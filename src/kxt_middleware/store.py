@@ -31,6 +31,8 @@ from .migrations import MIGRATIONS
 log = logging.getLogger("kxt_middleware")
 T = TypeVar("T")
 WriteFunction = Callable[[aiosqlite.Connection], Awaitable[T]]
+# Called inside the open() transaction, after migrations (e.g. to create configured rows).
+OpenHook = Callable[[aiosqlite.Connection], Awaitable[None]]
 # Called inside the writer's transaction with the GUIDs of contacts that just logged activities.
 ActivitiesHook = Callable[[aiosqlite.Connection, frozenset[str]], Awaitable[None]]
 Synchronous = Literal["FULL", "NORMAL"]
@@ -114,7 +116,12 @@ class ActivityStore:
         self._types: dict[str, ActivityType] = {}
         self._data_version = -1
         self._hooks: list[ActivitiesHook] = []
+        self._open_hooks: list[OpenHook] = []
         self.hook_failures = 0
+
+    def on_open(self, hook: OpenHook) -> None:
+        """Run ``hook(connection)`` in the transaction that opens the store, after migrations."""
+        self._open_hooks.append(hook)
 
     def on_activities(self, hook: ActivitiesHook) -> None:
         """Run ``hook(connection, contact_guids)`` in every commit that stores activities.
@@ -142,9 +149,12 @@ class ActivityStore:
                 await self._migrate(writer)
                 await writer.execute("BEGIN IMMEDIATE")
                 await self._insert_types(writer, (*BUILT_IN_TYPES, *self._initial_types))
+                for hook in self._open_hooks:
+                    await hook(writer)
                 await writer.execute("COMMIT")
                 reader = await self._connect(read_only=True)
             except BaseException:
+                await _rollback(writer)
                 await writer.close()
                 raise
             self._writer, self._reader = writer, reader
