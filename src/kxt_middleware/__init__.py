@@ -20,6 +20,7 @@ from .errors import (
 )
 from .logger import ActivityLogger, get_activity_logger
 from .middleware import ActivityTrackingMiddleware
+from .script import activity_logging_script, add_to_templates
 from .store import ActivityStore
 from .visitor import Contact, get_cookie_level, get_current_contact, set_cookie_level
 
@@ -41,6 +42,8 @@ __all__ = [
     "StoreError",
     "StoreOverloadedError",
     "UnknownActivityTypeError",
+    "activity_logging_script",
+    "add_to_templates",
     "code_name_from_display_name",
     "current_activity_logger",
     "get_activity_logger",

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from starlette.requests import HTTPConnection
 
 from .activities import ActivitySource, CustomActivityData, LogResult, NewActivity
 from .tracking import ActivityTracker
 from .visitor import Visitor, tracking_logger
 
+if TYPE_CHECKING:
+    from .browser import BrowserTracking
+
 
 class ActivityLogger:
     """Logs activities for the contact of one request, from server code."""
 
-    def __init__(self, tracker: ActivityTracker, visitor: Visitor, url: str, referrer: str) -> None:
+    def __init__(
+        self,
+        tracker: ActivityTracker,
+        visitor: Visitor,
+        url: str,
+        referrer: str,
+        browser: BrowserTracking | None = None,
+    ) -> None:
         self.tracker = tracker
         self.visitor = visitor
         self.url = url
         self.referrer = referrer
+        self.browser = browser
         self.finished = False
 
     async def log(self, activity_type: str, data: CustomActivityData | None = None) -> LogResult:

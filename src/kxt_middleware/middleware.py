@@ -10,10 +10,12 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .activity_types import ActivityType
+from .browser import BrowserTracking
 from .context import current_logger
 from .cookie_level import CookieLevel
 from .cookies import SameSite, SignedCookie
 from .logger import ActivityLogger
+from .script import TrackingScript
 from .store import ActivityStore, Synchronous
 from .tracking import ActivityTracker
 from .visitor import SCOPE_KEY, Visitor, VisitorCookies
@@ -46,11 +48,18 @@ class ActivityTrackingMiddleware:
         https_only: bool = False,
         domain: str | None = None,
         path: str = "/",
+        landing_page_cookie: str = "CMSLandingPageLoaded",
+        visit_length: int = 20 * 60,
+        prefix: str = "/Kentico.Tracking",
+        erase_on_revoke: bool = True,
         max_pending: int = 10_000,
         synchronous: Synchronous = "FULL",
         store: ActivityStore | None = None,
     ) -> None:
+        if not prefix.startswith("/") or prefix.endswith("/"):
+            raise ValueError(f"prefix {prefix!r} must start with '/' and not end with '/'")
         self.app = app
+        self.erase_on_revoke = erase_on_revoke
 
         def cookie(name: str, salt: str, max_age: int) -> SignedCookie:
             return SignedCookie(
@@ -67,6 +76,7 @@ class ActivityTrackingMiddleware:
         self.cookies = VisitorCookies(
             level=cookie(cookie_level_cookie, "kxt.cookie-level", cookie_level_max_age),
             contact=cookie(contact_cookie, "kxt.current-contact", contact_max_age),
+            landing_page=cookie(landing_page_cookie, "kxt.landing-page", visit_length),
             default_level=CookieLevel.parse(default_cookie_level),
             honor_global_privacy_control=honor_global_privacy_control,
         )
@@ -77,6 +87,7 @@ class ActivityTrackingMiddleware:
             synchronous=synchronous,
         )
         self.tracker = ActivityTracker(self.store)
+        self.browser = BrowserTracking(prefix=prefix, script=TrackingScript.from_source())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -93,12 +104,16 @@ class ActivityTrackingMiddleware:
             visitor,
             url=str(connection.url),
             referrer=connection.headers.get("referer", ""),
+            browser=self.browser,
         )
         scope[SCOPE_KEY] = logger
 
         async def send_with_cookies(message: Message) -> None:
             if message["type"] in ("http.response.start", "websocket.accept"):
                 visitor.response_started = True
+                if visitor.revoked_contact is not None and self.erase_on_revoke:
+                    # Revoking consent erases what was stored about the contact.
+                    await self.store.delete_contact(visitor.revoked_contact.guid)
                 cookies = visitor.set_cookie_headers()
                 if cookies:
                     message.setdefault("headers", [])
@@ -107,9 +122,13 @@ class ActivityTrackingMiddleware:
                         headers.append("set-cookie", cookie)
             await send(message)
 
+        route = self.browser.route(scope) if scope["type"] == "http" else None
         token = current_logger.set(logger)
         try:
-            await self.app(scope, receive, send_with_cookies)
+            if route is None:
+                await self.app(scope, receive, send_with_cookies)
+            else:
+                await self.browser.handle(route, logger, scope, receive, send_with_cookies)
         finally:
             logger.finished = True
             current_logger.reset(token)

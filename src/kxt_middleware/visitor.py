@@ -32,6 +32,7 @@ class VisitorCookies:
 
     level: SignedCookie
     contact: SignedCookie
+    landing_page: SignedCookie
     default_level: CookieLevel = CookieLevel.ESSENTIAL
     honor_global_privacy_control: bool = True
 
@@ -49,6 +50,9 @@ class Visitor:
         self._write_contact = False
         self._delete_contact = False
         self._had_contact_cookie = False
+        self._had_landing_cookie = False
+        self._in_visit = False
+        self._write_landing = False
         self.revoked_contact: Contact | None = None
         self.response_started = False
 
@@ -76,6 +80,14 @@ class Visitor:
             self._write_contact = contact.reissue
         elif raw_contact is not None and not self._level.allows_tracking:
             self._delete_contact = True  # a contact cookie has no business below Visitor
+        raw_landing = cookies.get(self._cookies.landing_page.name)
+        self._had_landing_cookie = raw_landing is not None
+        self._in_visit = self._cookies.landing_page.load(raw_landing) is not None
+
+    @property
+    def default_level(self) -> CookieLevel:
+        """The site's level for visitors who have not chosen."""
+        return self._cookies.default_level
 
     @property
     def level(self) -> CookieLevel:
@@ -97,7 +109,22 @@ class Visitor:
                 self._delete_contact = True
             self._guid = None
             self._write_contact = False
+            self._in_visit = self._write_landing = False
         return new_level
+
+    def start_page_visit(self) -> bool:
+        """Note a page visit; True when it is the first page of a visit (a landing page).
+
+        A visit lasts while pages follow each other within the landing page cookie's life
+        (20 minutes by default, renewed by every page).
+        """
+        self._load()
+        if not self._level.allows_tracking:
+            return False
+        self._require_open_response("noting a page visit")
+        landing = not self._in_visit
+        self._in_visit = self._write_landing = True
+        return landing
 
     def contact(self, *, create: bool = True) -> Contact | None:
         """The visitor's contact, created when needed; None below the Visitor level."""
@@ -133,6 +160,10 @@ class Visitor:
             headers.append(self._cookies.contact.dump(self._guid.hex, secure=secure))
         elif self._delete_contact:
             headers.append(self._cookies.contact.delete(secure=secure))
+        if self._write_landing:
+            headers.append(self._cookies.landing_page.dump("1", secure=secure))
+        elif self._had_landing_cookie and not self._level.allows_tracking:
+            headers.append(self._cookies.landing_page.delete(secure=secure))
         return headers
 
 

@@ -1,0 +1,228 @@
+"""The browser endpoints under the middleware's prefix: kxt.js, activities, consent."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from .activities import ActivitySource, LogResult, NewActivity
+from .cookie_level import CookieLevel
+from .errors import StoreOverloadedError
+from .logger import ActivityLogger
+from .script import TrackingScript
+
+# Activity ids derived from a page visit's id, so a retried page visit adds no second landing page.
+_LANDING_PAGE = uuid.UUID("6f1c1f3e-9a55-4a4e-9d43-1f0e2b8c7a10")
+_TEXT_FIELDS = ("type", "title", "value", "url", "referrer")
+
+
+class RequestError(Exception):
+    """A request the endpoint refuses: HTTP status, error code and a detail for the client."""
+
+    def __init__(self, status: int, error: str, detail: Any) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail = status, error, detail
+
+    def response(self) -> Response:
+        """The JSON answer ``{"error": ..., "detail": ...}`` with the status."""
+        return JSONResponse({"error": self.error, "detail": self.detail}, self.status)
+
+
+@dataclass(frozen=True)
+class BrowserTracking:
+    """Serves kxt.js and takes activities and consent choices from pages of this site."""
+
+    prefix: str
+    script: TrackingScript
+    max_body: int = 16 * 1024
+    max_activities: int = 20
+
+    def route(self, scope: Scope) -> str | None:
+        """The path below the prefix when the request is for these endpoints, else None."""
+        path: str = scope["path"]
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        if path.startswith(self.prefix + "/"):
+            return path[len(self.prefix) :]
+        return None
+
+    async def handle(
+        self, route: str, logger: ActivityLogger, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Answer one request for ``route`` (the path below the prefix)."""
+        try:
+            response = await self._dispatch(route, logger, scope, receive)
+        except RequestError as refused:
+            response = refused.response()
+        await response(scope, receive, send)
+
+    async def _dispatch(
+        self, route: str, logger: ActivityLogger, scope: Scope, receive: Receive
+    ) -> Response:
+        method = scope["method"]
+        if route.startswith("/kxt.") and route.endswith(".js"):
+            _allow(method, "GET", "HEAD")
+            return self._script(route, Headers(scope=scope))
+        if route == "/browser/activities":
+            _allow(method, "POST")
+            return await self._activities(logger, await self._json(scope, receive))
+        if route == "/browser/consent":
+            _allow(method, "POST")
+            return self._consent(logger, await self._json(scope, receive))
+        raise RequestError(404, "not_found", f"no tracking endpoint at {self.prefix}{route}")
+
+    def _script(self, route: str, headers: Headers) -> Response:
+        current = route == f"/{self.script.filename}"
+        # The versioned URL never changes content; any other name gets the current script,
+        # revalidated each time (a page rendered before a deploy still works).
+        cache = "public, max-age=31536000, immutable" if current else "no-cache"
+        etag = f'"{self.script.version}"'
+        common = {"cache-control": cache, "etag": etag, "vary": "Accept-Encoding"}
+        if headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=common)
+        media_type = "text/javascript; charset=utf-8"
+        if "gzip" in headers.get("accept-encoding", ""):
+            return Response(self.script.gzipped, media_type=media_type, headers=common | _GZIP)
+        return Response(self.script.minified, media_type=media_type, headers=common)
+
+    async def _json(self, scope: Scope, receive: Receive) -> Any:
+        headers = Headers(scope=scope)
+        _refuse_other_sites(scope, headers)
+        kind = headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind not in ("text/plain", "application/json", ""):
+            raise RequestError(
+                415, "unsupported_media_type", "send the JSON body as text/plain or JSON"
+            )
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            raise _too_large(self.max_body)
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise RequestError(400, "client_disconnected", "the request body was cut off")
+            body += message.get("body", b"")
+            if len(body) > self.max_body:
+                raise _too_large(self.max_body)
+            if not message.get("more_body", False):
+                break
+        try:
+            return json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RequestError(400, "malformed_json", f"the body is not JSON: {exc}") from None
+
+    async def _activities(self, logger: ActivityLogger, body: Any) -> Response:
+        items = body.get("activities") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items:
+            raise RequestError(
+                422, "invalid_body", 'expected {"activities": [{"id", "type", ...}, ...]}'
+            )
+        if len(items) > self.max_activities:
+            raise RequestError(
+                413,
+                "too_many_activities",
+                f"{len(items)} activities in one request; at most {self.max_activities}",
+            )
+        visitor = logger.visitor
+        allowed = visitor.level.allows_tracking
+        activities: list[NewActivity] = []
+        answered: list[NewActivity] = []
+        for index, item in enumerate(items):
+            activity = _activity(index, item)
+            answered.append(activity)
+            activities.append(activity)
+            if activity.type == "pagevisit" and allowed and visitor.start_page_visit():
+                landing = NewActivity(
+                    type="landingpage",
+                    title=activity.title,
+                    url=activity.url,
+                    referrer=activity.referrer,
+                    source=ActivitySource.BROWSER,
+                    id=str(uuid.uuid5(_LANDING_PAGE, activity.id)),
+                )
+                activities.append(landing)
+        try:
+            results = await logger.tracker.log(visitor.contact(), activities)
+        except StoreOverloadedError as exc:
+            raise RequestError(503, "overloaded", str(exc)) from None
+        by_id = dict(zip((a.id for a in activities), results, strict=True))
+        return JSONResponse(
+            {
+                "results": [_result(activity.id, by_id[activity.id]) for activity in answered],
+                "level": int(visitor.level),
+            }
+        )
+
+    def _consent(self, logger: ActivityLogger, body: Any) -> Response:
+        agree = body.get("agree") if isinstance(body, dict) else None
+        if not isinstance(agree, bool):
+            raise RequestError(422, "invalid_body", 'expected {"agree": true} or {"agree": false}')
+        visitor = logger.visitor
+        if agree:
+            level = visitor.set_level(CookieLevel.ALL)
+        else:
+            # Back to the site's default, but never a tracking level: revoking must stop tracking.
+            level = visitor.set_level(min(visitor.default_level, CookieLevel.ESSENTIAL))
+        return JSONResponse({"level": int(level)})
+
+
+_GZIP = {"content-encoding": "gzip"}
+
+
+def _allow(method: str, *allowed: str) -> None:
+    if method not in allowed:
+        raise RequestError(405, "method_not_allowed", f"use {' or '.join(allowed)}")
+
+
+def _too_large(limit: int) -> RequestError:
+    return RequestError(413, "body_too_large", f"the body is over {limit} bytes")
+
+
+def _refuse_other_sites(scope: Scope, headers: Headers) -> None:
+    """Refuse requests a page of another site made: they must not log for our visitors."""
+    fetch_site = headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        raise RequestError(403, "cross_site_request", f"requests from {fetch_site} are refused")
+    origin = headers.get("origin")
+    if origin is not None:
+        host = headers.get("host", "")
+        scheme, _, netloc = origin.partition("://")
+        default_port = {"http": ":80", "https": ":443"}.get(scheme, "")
+        if netloc.removesuffix(default_port) != host.removesuffix(default_port):
+            raise RequestError(403, "cross_site_request", f"requests from {origin} are refused")
+
+
+def _activity(index: int, item: Any) -> NewActivity:
+    if not isinstance(item, Mapping):
+        raise RequestError(422, "invalid_activity", {"index": index, "detail": "not an object"})
+    fields: dict[str, Any] = {}
+    for name in _TEXT_FIELDS:
+        value = item.get(name, "")
+        if not isinstance(value, str):
+            raise RequestError(
+                422, "invalid_activity", {"index": index, "detail": f"{name} must be a string"}
+            )
+        fields[name] = value
+    if not isinstance(item.get("id"), str):
+        raise RequestError(
+            422, "invalid_activity", {"index": index, "detail": "id must be a UUID string"}
+        )
+    try:
+        return NewActivity(source=ActivitySource.BROWSER, id=item["id"], **fields)
+    except ValueError as exc:
+        raise RequestError(422, "invalid_activity", {"index": index, "detail": str(exc)}) from None
+
+
+def _result(activity_id: str, result: LogResult) -> dict[str, str]:
+    answer = {"id": activity_id, "status": result.status.value}
+    if not result.logged:
+        answer["reason"] = result.reason
+    return answer

@@ -1,0 +1,145 @@
+"""The browser script: kxt.js minified and versioned, and the tag helper that puts it on a page."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import rjsmin  # type: ignore[import-untyped]
+from markupsafe import Markup, escape
+from starlette.requests import HTTPConnection
+
+from .visitor import tracking_logger
+
+# ECMAScript reserved words that keyword.kwlist (Python's) does not cover.
+_JS_RESERVED = frozenset(
+    "break case catch class const continue debugger default delete do else enum export extends "
+    "false finally for function if import in instanceof new null return super switch this throw "
+    "true try typeof var void while with yield let static implements interface package private "
+    "protected public await arguments eval undefined NaN Infinity".split()
+)
+_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]{0,63}")
+
+
+def validate_function_name(name: str) -> str:
+    """Return ``name`` if it can be a global JavaScript function name; ValueError otherwise."""
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name) or name in _JS_RESERVED:
+        raise ValueError(
+            f"logging_function_name {name!r} is not a usable JavaScript identifier: use letters, "
+            "digits, '_' or '$' (not first a digit, at most 64), and not a reserved word, "
+            "e.g. 'customActivityTracker'"
+        )
+    return name
+
+
+def _source() -> str:
+    packaged = resources.files("kxt_middleware") / "static" / "kxt.js"
+    if packaged.is_file():
+        return packaged.read_text("utf-8")
+    # A source checkout (editable install): the script lives at the top of the repository.
+    checkout = Path(__file__).resolve().parents[2] / "js" / "kxt.js"
+    if checkout.is_file():
+        return checkout.read_text("utf-8")
+    raise FileNotFoundError(
+        "kxt.js is missing from the installed package; reinstall kxt-middleware"
+    )
+
+
+@dataclass(frozen=True)
+class TrackingScript:
+    """kxt.js as served: minified, gzipped, named by a hash of its content."""
+
+    minified: bytes
+
+    @classmethod
+    def from_source(cls, source: str | None = None) -> TrackingScript:
+        """Minify ``source`` (default: the packaged kxt.js)."""
+        minified: str = rjsmin.jsmin(_source() if source is None else source)
+        return cls(minified.encode("utf-8"))
+
+    @cached_property
+    def gzipped(self) -> bytes:
+        """The minified script, gzip-compressed (what most browsers download)."""
+        return gzip.compress(self.minified, 9, mtime=0)
+
+    @cached_property
+    def version(self) -> str:
+        """A short hash of the content: a new script gets a new URL."""
+        return hashlib.sha256(self.minified).hexdigest()[:16]
+
+    @property
+    def filename(self) -> str:
+        """The versioned file name, e.g. ``kxt.3f2a9c1d0b4e5a6f.js``."""
+        return f"kxt.{self.version}.js"
+
+    @cached_property
+    def integrity(self) -> str:
+        """The Subresource Integrity value of the served bytes."""
+        return "sha384-" + base64.b64encode(hashlib.sha384(self.minified).digest()).decode()
+
+
+def stub(function_name: str) -> str:
+    """The inline queue stub: calls made before the script loads wait in ``name.q``."""
+    name = validate_function_name(function_name)
+    w = f"window.{name}"
+    return f"{w}={w}||function(){{({w}.q={w}.q||[]).push(arguments)}};"
+
+
+def _attributes(**values: Any) -> str:
+    return "".join(
+        f' {name.replace("_", "-")}="{escape(value)}"'
+        for name, value in values.items()
+        if value is not None
+    )
+
+
+def activity_logging_script(
+    request: HTTPConnection,
+    *,
+    log_page_visit: bool = True,
+    log_custom_activity: bool = True,
+    logging_function_name: str = "kxt",
+    nonce: str | None = None,
+    inline: bool = True,
+    integrity: bool = False,
+) -> Markup:
+    """The ``<script>`` tags that load kxt.js; put them at the end of ``<head>``.
+
+    ``logging_function_name`` renames the global function (for pages where another script owns
+    ``kxt``). With ``nonce`` every script tag carries it (strict CSP); ``inline=False`` emits no
+    inline script at all (the external one then runs synchronously, so later scripts can call the
+    function at once). ``integrity=True`` adds a Subresource Integrity hash.
+    """
+    name = validate_function_name(logging_function_name)
+    logger = tracking_logger(request, "render the activity logging script")
+    browser = logger.browser
+    assert browser is not None, "the activity logging script needs the middleware's endpoints"
+    base = request.scope.get("root_path", "") + browser.prefix
+    external = _attributes(
+        src=f"{base}/{browser.script.filename}",
+        data_fn=name,
+        data_endpoint=f"{base}/browser",
+        data_level=int(logger.visitor.level),
+        data_pv=int(log_page_visit),
+        data_ca=int(log_custom_activity),
+        nonce=nonce,
+        integrity=browser.script.integrity if integrity else None,
+        crossorigin="anonymous" if integrity else None,
+    )
+    if not inline:
+        return Markup(f"<script{external}></script>")
+    return Markup(
+        f"<script{_attributes(nonce=nonce)}>{stub(name)}</script><script async{external}></script>"
+    )
+
+
+def add_to_templates(templates: Any) -> None:
+    """Make ``activity_logging_script(request, ...)`` a global of a Jinja2Templates instance."""
+    templates.env.globals["activity_logging_script"] = activity_logging_script
