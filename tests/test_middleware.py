@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from contextlib import closing
 import threading
 import uuid
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import httpx2

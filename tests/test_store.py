@@ -3,11 +3,11 @@ from __future__ import annotations
 import asyncio
 import signal
 import sqlite3
-from contextlib import closing
 import subprocess
 import sys
 import textwrap
 import uuid
+from contextlib import closing
 from pathlib import Path
 
 import aiosqlite

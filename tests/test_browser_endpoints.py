@@ -1,0 +1,266 @@
+from __future__ import annotations
+
+import gzip
+import json
+import sqlite3
+import uuid
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from kxt_middleware import ActivityType, CookieLevel, StoreOverloadedError
+from kxt_middleware.script import TrackingScript
+from kxt_middleware.tracking import ActivityTracker
+
+AppFactory = Callable[..., Starlette]
+P = "/Kentico.Tracking"
+CTA = ActivityType("custom_cta", "CTA click")
+TEXT = {"content-type": "text/plain;charset=UTF-8"}
+
+
+def stored(database: Path, sql: str = "SELECT type, value, title, source FROM activities") -> list:
+    with closing(sqlite3.connect(database)) as connection:
+        return connection.execute(f"{sql} ORDER BY id" if "ORDER" not in sql else sql).fetchall()
+
+
+def activity(**fields: Any) -> dict[str, Any]:
+    return {"id": str(uuid.uuid4()), "type": "custom_cta", **fields}
+
+
+def post(client: TestClient, body: Any, **headers: str) -> Any:
+    return client.post(f"{P}/browser/activities", content=json.dumps(body), headers=TEXT | headers)
+
+
+@pytest.fixture
+def client(make_app: AppFactory) -> Any:
+    with TestClient(make_app(activity_types=[CTA])) as client:
+        yield client
+
+
+def agree(client: TestClient) -> None:
+    assert client.post(f"{P}/browser/consent", json={"agree": True}).json() == {"level": 1000}
+
+
+def test_script_is_served_versioned_gzipped_and_cacheable(client: TestClient) -> None:
+    script = TrackingScript.from_source()
+    response = client.get(f"{P}/{script.filename}", headers={"accept-encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.content == script.minified  # the client decoded the gzip
+    assert int(response.headers["content-length"]) == len(gzip.compress(script.minified, 9))
+    plain = client.get(f"{P}/{script.filename}", headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == script.minified
+    etag = plain.headers["etag"]
+    assert client.get(f"{P}/{script.filename}", headers={"if-none-match": etag}).status_code == 304
+    stale = client.get(f"{P}/kxt.0000.js")
+    assert stale.status_code == 200 and stale.headers["cache-control"] == "no-cache"
+    assert client.get(f"{P}/kxt.js").content == script.minified
+    refused = client.post(f"{P}/{script.filename}")
+    assert refused.status_code == 405 and refused.json()["error"] == "method_not_allowed"
+    missing = client.get(f"{P}/nothing-here")
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+
+
+def test_activities_are_logged_for_consenting_visitors_only(
+    client: TestClient, database: Path
+) -> None:
+    answer = post(client, {"activities": [activity(value="btnCTA", title="Custom CTA click")]})
+    assert answer.status_code == 200
+    assert answer.json()["results"][0]["status"] == "no_consent"
+    assert "consented" in answer.json()["results"][0]["reason"]
+    assert answer.headers.get_list("set-cookie") == []
+    assert stored(database, "SELECT count(*) FROM contacts") == [(0,)]
+    agree(client)
+    first = activity(value="btnCTA", title="Custom CTA click")
+    answer = post(
+        client,
+        {"activities": [first, activity(type="nobody_defined"), {**activity(), "type": "click"}]},
+    )
+    assert answer.json() == {
+        "results": [
+            {"id": first["id"], "status": "logged"},
+            {
+                "id": answer.json()["results"][1]["id"],
+                "status": "type_unknown",
+                "reason": "no activity type has this code name",
+            },
+            {"id": answer.json()["results"][2]["id"], "status": "logged"},
+        ],
+        "level": 1000,
+    }
+    assert "CurrentContact" in client.cookies
+    assert stored(database) == [
+        ("custom_cta", "btnCTA", "Custom CTA click", "browser"),
+        ("click", "", "", "browser"),
+    ]
+
+
+def test_a_retried_request_is_stored_once(client: TestClient, database: Path) -> None:
+    agree(client)
+    body = {"activities": [activity(value="once")]}
+    assert post(client, body).json()["results"][0]["status"] == "logged"
+    assert post(client, body).json()["results"][0]["status"] == "logged"
+    assert stored(database) == [("custom_cta", "once", "", "browser")]
+
+
+def test_page_visits_and_landing_pages(client: TestClient, database: Path) -> None:
+    visit = {"type": "pagevisit", "url": "http://testserver/a", "referrer": "https://search/"}
+    post(client, {"activities": [activity(**visit)]})
+    assert stored(database) == []  # no consent yet
+    agree(client)
+    first = post(client, {"activities": [activity(**visit)]})
+    assert len(first.json()["results"]) == 1
+    assert "CMSLandingPageLoaded" in client.cookies
+    post(client, {"activities": [activity(**visit, title="B")]})
+    assert stored(database, "SELECT type, url, referrer FROM activities") == [
+        ("pagevisit", "http://testserver/a", "https://search/"),
+        ("landingpage", "http://testserver/a", "https://search/"),
+        ("pagevisit", "http://testserver/a", "https://search/"),
+    ]
+    # a new visit once the landing page cookie is gone
+    del client.cookies["CMSLandingPageLoaded"]
+    retry = {"activities": [activity(**visit)]}
+    post(client, retry)
+    del client.cookies["CMSLandingPageLoaded"]
+    post(client, retry)  # a retried page visit adds no second landing page
+    assert [t for (t,) in stored(database, "SELECT type FROM activities")][3:] == [
+        "pagevisit",
+        "landingpage",
+    ]
+
+
+def test_revoking_consent_erases_the_contact(client: TestClient, database: Path) -> None:
+    agree(client)
+    post(client, {"activities": [activity(), activity(type="pagevisit")]})
+    assert "CMSLandingPageLoaded" in client.cookies
+    answer = client.post(f"{P}/browser/consent", json={"agree": False})
+    assert answer.json() == {"level": 0}
+    assert "CurrentContact" not in client.cookies
+    assert "CMSLandingPageLoaded" not in client.cookies
+    assert stored(database) == [] and stored(database, "SELECT count(*) FROM contacts") == [(0,)]
+
+
+def test_erasing_on_revoke_can_be_turned_off(make_app: AppFactory, database: Path) -> None:
+    app = make_app(activity_types=[CTA], erase_on_revoke=False)
+    with TestClient(app) as client:
+        agree(client)
+        post(client, {"activities": [activity()]})
+        client.post(f"{P}/browser/consent", json={"agree": False})
+    assert len(stored(database)) == 1
+
+
+def test_revoking_never_leaves_a_tracking_level(make_app: AppFactory) -> None:
+    with TestClient(make_app(default_cookie_level=CookieLevel.ALL)) as client:
+        assert client.post(f"{P}/browser/consent", json={"agree": False}).json() == {"level": 0}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        (b"{not json", 400, "malformed_json"),
+        (b"\xff\xfe", 400, "malformed_json"),
+        (b"[]", 422, "invalid_body"),
+        (b'{"activities": []}', 422, "invalid_body"),
+        (b'{"activities": "x"}', 422, "invalid_body"),
+        (b'{"activities": [1]}', 422, "invalid_activity"),
+        (b'{"activities": [{"type": "custom_cta"}]}', 422, "invalid_activity"),
+        (b'{"activities": [{"id": "x", "type": "custom_cta"}]}', 422, "invalid_activity"),
+    ],
+)
+def test_bad_bodies_get_a_json_reason(
+    client: TestClient, body: bytes, status: int, error: str
+) -> None:
+    answer = client.post(f"{P}/browser/activities", content=body, headers=TEXT)
+    assert answer.status_code == status
+    assert answer.json()["error"] == error and answer.json()["detail"]
+
+
+def test_field_rules_are_the_core_rules(client: TestClient, database: Path) -> None:
+    agree(client)
+    long_value = post(client, {"activities": [activity(), activity(value="v" * 251)]})
+    assert long_value.status_code == 422
+    assert long_value.json()["detail"] == {
+        "index": 1,
+        "detail": "value is 251 characters long; at most 250 are allowed (it is never cut "
+        "silently: shorten it before logging)",
+    }
+    typed = post(client, {"activities": [activity(value=5)]})
+    assert typed.json()["detail"] == {"index": 0, "detail": "value must be a string"}
+    bad_type = post(client, {"activities": [activity(type="no spaces")]})
+    assert "not a valid code name" in bad_type.json()["detail"]["detail"]
+    assert stored(database) == []  # a refused request stores nothing
+
+
+def test_size_limits(client: TestClient) -> None:
+    too_many = post(client, {"activities": [activity() for _ in range(21)]})
+    assert too_many.status_code == 413 and too_many.json()["error"] == "too_many_activities"
+    huge = client.post(f"{P}/browser/activities", content=b" " * 20_000, headers=TEXT)
+    assert huge.status_code == 413 and huge.json()["error"] == "body_too_large"
+
+    def chunks() -> Any:
+        for _ in range(20):
+            yield b" " * 1024
+
+    streamed = client.post(f"{P}/browser/activities", content=chunks(), headers=TEXT)
+    assert streamed.status_code == 413
+
+
+def test_only_json_or_text_bodies(client: TestClient) -> None:
+    answer = client.post(
+        f"{P}/browser/activities",
+        content=b"a=b",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 415 and answer.json()["error"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"sec-fetch-site": "cross-site"},
+        {"sec-fetch-site": "same-site"},
+        {"origin": "https://evil.example"},
+        {"origin": "http://testserver:8080"},
+    ],
+)
+def test_other_sites_are_refused(client: TestClient, database: Path, headers: dict) -> None:
+    agree(client)
+    answer = post(client, {"activities": [activity()]}, **headers)
+    assert answer.status_code == 403 and answer.json()["error"] == "cross_site_request"
+    consent = client.post(f"{P}/browser/consent", json={"agree": True}, headers=headers)
+    assert consent.status_code == 403
+    assert stored(database) == []
+
+
+def test_same_origin_requests_pass(client: TestClient, database: Path) -> None:
+    agree(client)
+    same = {"sec-fetch-site": "same-origin", "origin": "http://testserver"}
+    assert post(client, {"activities": [activity()]}, **same).status_code == 200
+    assert len(stored(database)) == 1
+
+
+def test_consent_body_is_checked(client: TestClient) -> None:
+    for body in ({}, {"agree": "yes"}, []):
+        answer = client.post(f"{P}/browser/consent", json=body)
+        assert answer.status_code == 422 and answer.json()["error"] == "invalid_body"
+    assert client.get(f"{P}/browser/consent").status_code == 405
+
+
+def test_an_overloaded_store_answers_503(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def overloaded(*args: object) -> None:
+        raise StoreOverloadedError("10000 writes are already waiting")
+
+    with TestClient(make_app(activity_types=[CTA])) as client:
+        agree(client)
+        monkeypatch.setattr(ActivityTracker, "log", overloaded)
+        answer = post(client, {"activities": [activity()]})
+    assert answer.status_code == 503 and answer.json()["error"] == "overloaded"
