@@ -26,13 +26,17 @@ _TEXT_FIELDS = ("type", "title", "value", "url", "referrer")
 class RequestError(Exception):
     """A request the endpoint refuses: HTTP status, error code and a detail for the client."""
 
-    def __init__(self, status: int, error: str, detail: Any) -> None:
+    def __init__(
+        self, status: int, error: str, detail: Any, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status, self.error, self.detail = status, error, detail
+        self.headers = headers
 
     def response(self) -> Response:
         """The JSON answer ``{"error": ..., "detail": ...}`` with the status."""
-        return JSONResponse({"error": self.error, "detail": self.detail}, self.status)
+        body = {"error": self.error, "detail": self.detail}
+        return JSONResponse(body, self.status, headers=self.headers)
 
 
 @dataclass(frozen=True)
@@ -43,16 +47,6 @@ class BrowserTracking:
     script: TrackingScript
     max_body: int = 16 * 1024
     max_activities: int = 20
-
-    def route(self, scope: Scope) -> str | None:
-        """The path below the prefix when the request is for these endpoints, else None."""
-        path: str = scope["path"]
-        root = scope.get("root_path", "")
-        if root and path.startswith(root):
-            path = path[len(root) :]
-        if path.startswith(self.prefix + "/"):
-            return path[len(self.prefix) :]
-        return None
 
     async def handle(
         self, route: str, logger: ActivityLogger, scope: Scope, receive: Receive, send: Send
@@ -69,13 +63,13 @@ class BrowserTracking:
     ) -> Response:
         method = scope["method"]
         if route.startswith("/kxt.") and route.endswith(".js"):
-            _allow(method, "GET", "HEAD")
+            allow_methods(method, "GET", "HEAD")
             return self._script(route, Headers(scope=scope))
         if route == "/browser/activities":
-            _allow(method, "POST")
+            allow_methods(method, "POST")
             return await self._activities(logger, await self._json(scope, receive))
         if route == "/browser/consent":
-            _allow(method, "POST")
+            allow_methods(method, "POST")
             return self._consent(logger, await self._json(scope, receive))
         raise RequestError(404, "not_found", f"no tracking endpoint at {self.prefix}{route}")
 
@@ -95,29 +89,8 @@ class BrowserTracking:
 
     async def _json(self, scope: Scope, receive: Receive) -> Any:
         headers = Headers(scope=scope)
-        _refuse_other_sites(scope, headers)
-        kind = headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind not in ("text/plain", "application/json", ""):
-            raise RequestError(
-                415, "unsupported_media_type", "send the JSON body as text/plain or JSON"
-            )
-        declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            raise _too_large(self.max_body)
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise RequestError(400, "client_disconnected", "the request body was cut off")
-            body += message.get("body", b"")
-            if len(body) > self.max_body:
-                raise _too_large(self.max_body)
-            if not message.get("more_body", False):
-                break
-        try:
-            return json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RequestError(400, "malformed_json", f"the body is not JSON: {exc}") from None
+        _refuse_other_sites(headers)
+        return await read_json(scope, receive, headers, self.max_body)
 
     async def _activities(self, logger: ActivityLogger, body: Any) -> Response:
         items = body.get("activities") if isinstance(body, dict) else None
@@ -177,16 +150,45 @@ class BrowserTracking:
 _GZIP = {"content-encoding": "gzip"}
 
 
-def _allow(method: str, *allowed: str) -> None:
+async def read_json(scope: Scope, receive: Receive, headers: Headers, max_body: int) -> Any:
+    """The request body parsed as JSON (sent as JSON or as CORS-simple text), size-limited."""
+    kind = headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in ("text/plain", "application/json", ""):
+        raise RequestError(
+            415, "unsupported_media_type", "send the JSON body as text/plain or JSON"
+        )
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_body:
+        raise _too_large(max_body)
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise RequestError(400, "client_disconnected", "the request body was cut off")
+        body += message.get("body", b"")
+        if len(body) > max_body:
+            raise _too_large(max_body)
+        if not message.get("more_body", False):
+            break
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RequestError(400, "malformed_json", f"the body is not JSON: {exc}") from None
+
+
+def allow_methods(method: str, *allowed: str) -> None:
+    """Refuse a method the endpoint does not answer (405)."""
     if method not in allowed:
-        raise RequestError(405, "method_not_allowed", f"use {' or '.join(allowed)}")
+        raise RequestError(
+            405, "method_not_allowed", f"use {' or '.join(allowed)}", {"allow": ", ".join(allowed)}
+        )
 
 
 def _too_large(limit: int) -> RequestError:
     return RequestError(413, "body_too_large", f"the body is over {limit} bytes")
 
 
-def _refuse_other_sites(scope: Scope, headers: Headers) -> None:
+def _refuse_other_sites(headers: Headers) -> None:
     """Refuse requests a page of another site made: they must not log for our visitors."""
     fetch_site = headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):

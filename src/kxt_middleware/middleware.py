@@ -9,11 +9,12 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .activity_types import ActivityType
+from .activity_types import ActivityType, validate_code_name
 from .browser import BrowserTracking
 from .context import current_logger
 from .cookie_level import CookieLevel
 from .cookies import SameSite, SignedCookie
+from .headless import HeadlessApi, allowed_origins
 from .logger import ActivityLogger
 from .script import TrackingScript
 from .store import ActivityStore, Synchronous
@@ -52,6 +53,9 @@ class ActivityTrackingMiddleware:
         visit_length: int = 20 * 60,
         prefix: str = "/Kentico.Tracking",
         erase_on_revoke: bool = True,
+        tracking_consent: str = "tracking",
+        headless_requires_consent: bool = True,
+        headless_origins: Sequence[str] = (),
         max_pending: int = 10_000,
         synchronous: Synchronous = "FULL",
         store: ActivityStore | None = None,
@@ -87,7 +91,15 @@ class ActivityTrackingMiddleware:
             synchronous=synchronous,
         )
         self.tracker = ActivityTracker(self.store)
+        self.prefix = prefix
         self.browser = BrowserTracking(prefix=prefix, script=TrackingScript.from_source())
+        self.headless = HeadlessApi(
+            prefix=prefix,
+            tracker=self.tracker,
+            tracking_consent=validate_code_name(tracking_consent),
+            require_consent=headless_requires_consent,
+            cors_origins=allowed_origins(headless_origins),
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -122,13 +134,15 @@ class ActivityTrackingMiddleware:
                         headers.append("set-cookie", cookie)
             await send(message)
 
-        route = self.browser.route(scope) if scope["type"] == "http" else None
+        route = _below(scope, self.prefix) if scope["type"] == "http" else None
         token = current_logger.set(logger)
         try:
             if route is None:
                 await self.app(scope, receive, send_with_cookies)
-            else:
+            elif route.startswith(("/browser/", "/kxt.")):
                 await self.browser.handle(route, logger, scope, receive, send_with_cookies)
+            else:
+                await self.headless.handle(route, scope, receive, send)
         finally:
             logger.finished = True
             current_logger.reset(token)
@@ -145,3 +159,12 @@ class ActivityTrackingMiddleware:
             await send(message)
 
         return lifespan_send
+
+
+def _below(scope: Scope, prefix: str) -> str | None:
+    """The request path below ``prefix`` (after the app's root path), or None if outside it."""
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    return path[len(prefix) :] if path.startswith(prefix + "/") else None

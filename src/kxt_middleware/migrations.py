@@ -35,6 +35,68 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX activities_by_type ON activities (type, id)",
         "CREATE INDEX activities_by_created ON activities (created)",
     ),
+    (
+        # Contact groups: conditions on activities, kept as JSON (ActivityCondition fields).
+        """CREATE TABLE contact_groups (
+            id INTEGER PRIMARY KEY,
+            code_name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            display_name TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            match TEXT NOT NULL DEFAULT 'all' CHECK (match IN ('all', 'any')),
+            conditions TEXT NOT NULL DEFAULT '[]',
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL
+        )""",
+        # A row means "member until `expires`" (NULL: no time window can end the membership).
+        """CREATE TABLE contact_group_members (
+            group_id INTEGER NOT NULL REFERENCES contact_groups(id) ON DELETE CASCADE,
+            contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+            since TEXT NOT NULL,
+            expires TEXT,
+            PRIMARY KEY (group_id, contact_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX contact_group_members_by_contact ON contact_group_members (contact_id)",
+        """CREATE TABLE operators (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            password_hash TEXT NOT NULL,
+            created TEXT NOT NULL
+        )""",
+        # (created, type) covers the per-day chart and the purge without reading the table.
+        "DROP INDEX activities_by_created",
+        "CREATE INDEX activities_by_created_type ON activities (created, type)",
+    ),
+    (
+        # Headless tracking: channels, their API keys (hashed), consents and agreements.
+        """CREATE TABLE channels (
+            id INTEGER PRIMARY KEY,
+            guid TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            created TEXT NOT NULL
+        )""",
+        """CREATE TABLE api_keys (
+            id INTEGER PRIMARY KEY,
+            channel_id INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+            key_id TEXT NOT NULL UNIQUE,
+            secret_hash TEXT NOT NULL,
+            created TEXT NOT NULL,
+            revoked TEXT
+        )""",
+        """CREATE TABLE consents (
+            code_name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+            display_name TEXT NOT NULL,
+            short_text TEXT NOT NULL DEFAULT '',
+            full_text TEXT NOT NULL DEFAULT '',
+            created TEXT NOT NULL
+        )""",
+        """CREATE TABLE consent_agreements (
+            contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+            consent TEXT NOT NULL COLLATE NOCASE,
+            agreed INTEGER NOT NULL,
+            updated TEXT NOT NULL,
+            PRIMARY KEY (contact_id, consent)
+        ) WITHOUT ROWID""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
