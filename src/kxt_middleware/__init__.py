@@ -10,6 +10,7 @@ from .activities import (
 from .activity_types import ActivityType, code_name_from_display_name
 from .context import current_activity_logger
 from .cookie_level import CookieLevel
+from .cross_site import cross_site_snippet
 from .errors import (
     KxtError,
     NoRequestContextError,
@@ -45,6 +46,7 @@ __all__ = [
     "activity_logging_script",
     "add_to_templates",
     "code_name_from_display_name",
+    "cross_site_snippet",
     "current_activity_logger",
     "get_activity_logger",
     "get_cookie_level",

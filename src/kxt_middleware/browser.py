@@ -64,87 +64,104 @@ class BrowserTracking:
         method = scope["method"]
         if route.startswith("/kxt.") and route.endswith(".js"):
             allow_methods(method, "GET", "HEAD")
-            return self._script(route, Headers(scope=scope))
+            current = route == f"/{self.script.filename}"
+            return serve_script(self.script, Headers(scope=scope), versioned=current)
         if route == "/browser/activities":
             allow_methods(method, "POST")
-            return await self._activities(logger, await self._json(scope, receive))
+            body = await self._json(scope, receive)
+            return await log_page_activities(
+                logger, body, source=ActivitySource.BROWSER, max_activities=self.max_activities
+            )
         if route == "/browser/consent":
             allow_methods(method, "POST")
-            return self._consent(logger, await self._json(scope, receive))
+            return page_consent(logger, await self._json(scope, receive))
         raise RequestError(404, "not_found", f"no tracking endpoint at {self.prefix}{route}")
-
-    def _script(self, route: str, headers: Headers) -> Response:
-        current = route == f"/{self.script.filename}"
-        # The versioned URL never changes content; any other name gets the current script,
-        # revalidated each time (a page rendered before a deploy still works).
-        cache = "public, max-age=31536000, immutable" if current else "no-cache"
-        etag = f'"{self.script.version}"'
-        common = {"cache-control": cache, "etag": etag, "vary": "Accept-Encoding"}
-        if headers.get("if-none-match") == etag:
-            return Response(status_code=304, headers=common)
-        media_type = "text/javascript; charset=utf-8"
-        if "gzip" in headers.get("accept-encoding", ""):
-            return Response(self.script.gzipped, media_type=media_type, headers=common | _GZIP)
-        return Response(self.script.minified, media_type=media_type, headers=common)
 
     async def _json(self, scope: Scope, receive: Receive) -> Any:
         headers = Headers(scope=scope)
         _refuse_other_sites(headers)
         return await read_json(scope, receive, headers, self.max_body)
 
-    async def _activities(self, logger: ActivityLogger, body: Any) -> Response:
-        items = body.get("activities") if isinstance(body, dict) else None
-        if not isinstance(items, list) or not items:
-            raise RequestError(
-                422, "invalid_body", 'expected {"activities": [{"id", "type", ...}, ...]}'
-            )
-        if len(items) > self.max_activities:
-            raise RequestError(
-                413,
-                "too_many_activities",
-                f"{len(items)} activities in one request; at most {self.max_activities}",
-            )
-        visitor = logger.visitor
-        allowed = visitor.level.allows_tracking
-        activities: list[NewActivity] = []
-        answered: list[NewActivity] = []
-        for index, item in enumerate(items):
-            activity = _activity(index, item)
-            answered.append(activity)
-            activities.append(activity)
-            if activity.type == "pagevisit" and allowed and visitor.start_page_visit():
-                landing = NewActivity(
-                    type="landingpage",
-                    title=activity.title,
-                    url=activity.url,
-                    referrer=activity.referrer,
-                    source=ActivitySource.BROWSER,
-                    id=str(uuid.uuid5(_LANDING_PAGE, activity.id)),
-                )
-                activities.append(landing)
-        try:
-            results = await logger.tracker.log(visitor.contact(), activities)
-        except StoreOverloadedError as exc:
-            raise RequestError(503, "overloaded", str(exc)) from None
-        by_id = dict(zip((a.id for a in activities), results, strict=True))
-        return JSONResponse(
-            {
-                "results": [_result(activity.id, by_id[activity.id]) for activity in answered],
-                "level": int(visitor.level),
-            }
-        )
 
-    def _consent(self, logger: ActivityLogger, body: Any) -> Response:
-        agree = body.get("agree") if isinstance(body, dict) else None
-        if not isinstance(agree, bool):
-            raise RequestError(422, "invalid_body", 'expected {"agree": true} or {"agree": false}')
-        visitor = logger.visitor
-        if agree:
-            level = visitor.set_level(CookieLevel.ALL)
-        else:
-            # Back to the site's default, but never a tracking level: revoking must stop tracking.
-            level = visitor.set_level(min(visitor.default_level, CookieLevel.ESSENTIAL))
-        return JSONResponse({"level": int(level)})
+def serve_script(script: TrackingScript, headers: Headers, *, versioned: bool) -> Response:
+    """A script response: gzip when accepted, cached for good under a versioned name."""
+    # The versioned URL never changes content; any other name gets the current script,
+    # revalidated each time (a page rendered before a deploy still works).
+    cache = "public, max-age=31536000, immutable" if versioned else "no-cache"
+    etag = f'"{script.version}"'
+    common = {"cache-control": cache, "etag": etag, "vary": "Accept-Encoding"}
+    if headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=common)
+    media_type = "text/javascript; charset=utf-8"
+    if "gzip" in headers.get("accept-encoding", ""):
+        return Response(script.gzipped, media_type=media_type, headers=common | _GZIP)
+    return Response(script.minified, media_type=media_type, headers=common)
+
+
+async def log_page_activities(
+    logger: ActivityLogger,
+    body: Any,
+    *,
+    source: ActivitySource,
+    max_activities: int,
+    site: str | None = None,
+) -> JSONResponse:
+    """Log the activities a page sent for its visitor; one result per activity, and the level."""
+    items = body.get("activities") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not items:
+        raise RequestError(
+            422, "invalid_body", 'expected {"activities": [{"id", "type", ...}, ...]}'
+        )
+    if len(items) > max_activities:
+        raise RequestError(
+            413,
+            "too_many_activities",
+            f"{len(items)} activities in one request; at most {max_activities}",
+        )
+    visitor = logger.visitor
+    allowed = visitor.level.allows_tracking
+    activities: list[NewActivity] = []
+    answered: list[NewActivity] = []
+    for index, item in enumerate(items):
+        activity = _activity(index, item, source, site)
+        answered.append(activity)
+        activities.append(activity)
+        if activity.type == "pagevisit" and allowed and visitor.start_page_visit():
+            landing = NewActivity(
+                type="landingpage",
+                title=activity.title,
+                url=activity.url,
+                referrer=activity.referrer,
+                source=source,
+                site=site,
+                id=str(uuid.uuid5(_LANDING_PAGE, activity.id)),
+            )
+            activities.append(landing)
+    try:
+        results = await logger.tracker.log(visitor.contact(), activities)
+    except StoreOverloadedError as exc:
+        raise RequestError(503, "overloaded", str(exc)) from None
+    by_id = dict(zip((a.id for a in activities), results, strict=True))
+    return JSONResponse(
+        {
+            "results": [_result(activity.id, by_id[activity.id]) for activity in answered],
+            "level": int(visitor.level),
+        }
+    )
+
+
+def page_consent(logger: ActivityLogger, body: Any) -> JSONResponse:
+    """Apply a page's ``{"agree": bool}``: All when agreeing, below Visitor when revoking."""
+    agree = body.get("agree") if isinstance(body, dict) else None
+    if not isinstance(agree, bool):
+        raise RequestError(422, "invalid_body", 'expected {"agree": true} or {"agree": false}')
+    visitor = logger.visitor
+    if agree:
+        level = visitor.set_level(CookieLevel.ALL)
+    else:
+        # Back to the site's default, but never a tracking level: revoking must stop tracking.
+        level = visitor.set_level(min(visitor.default_level, CookieLevel.ESSENTIAL))
+    return JSONResponse({"level": int(level)})
 
 
 _GZIP = {"content-encoding": "gzip"}
@@ -202,7 +219,7 @@ def _refuse_other_sites(headers: Headers) -> None:
             raise RequestError(403, "cross_site_request", f"requests from {origin} are refused")
 
 
-def _activity(index: int, item: Any) -> NewActivity:
+def _activity(index: int, item: Any, source: ActivitySource, site: str | None) -> NewActivity:
     if not isinstance(item, Mapping):
         raise RequestError(422, "invalid_activity", {"index": index, "detail": "not an object"})
     fields: dict[str, Any] = {}
@@ -218,7 +235,7 @@ def _activity(index: int, item: Any) -> NewActivity:
             422, "invalid_activity", {"index": index, "detail": "id must be a UUID string"}
         )
     try:
-        return NewActivity(source=ActivitySource.BROWSER, id=item["id"], **fields)
+        return NewActivity(source=source, site=site, id=item["id"], **fields)
     except ValueError as exc:
         raise RequestError(422, "invalid_activity", {"index": index, "detail": str(exc)}) from None
 

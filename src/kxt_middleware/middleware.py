@@ -14,6 +14,7 @@ from .browser import BrowserTracking
 from .context import current_logger
 from .cookie_level import CookieLevel
 from .cookies import SameSite, SignedCookie
+from .cross_site import CrossSiteTracking
 from .headless import HeadlessApi, allowed_origins
 from .logger import ActivityLogger
 from .script import TrackingScript
@@ -56,12 +57,18 @@ class ActivityTrackingMiddleware:
         tracking_consent: str = "tracking",
         headless_requires_consent: bool = True,
         headless_origins: Sequence[str] = (),
+        cross_site_tracking: bool = False,
         max_pending: int = 10_000,
         synchronous: Synchronous = "FULL",
         store: ActivityStore | None = None,
     ) -> None:
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError(f"prefix {prefix!r} must start with '/' and not end with '/'")
+        if cross_site_tracking and (same_site != "none" or not https_only):
+            raise ValueError(
+                "cross_site_tracking needs same_site='none' and https_only=True: browsers send "
+                "the contact's cookies with requests from another site only then"
+            )
         self.app = app
         self.erase_on_revoke = erase_on_revoke
 
@@ -93,6 +100,11 @@ class ActivityTrackingMiddleware:
         self.tracker = ActivityTracker(self.store)
         self.prefix = prefix
         self.browser = BrowserTracking(prefix=prefix, script=TrackingScript.from_source())
+        self.cross_site = (
+            CrossSiteTracking(prefix, TrackingScript.from_source(name="kxt-cs.js"))
+            if cross_site_tracking
+            else None
+        )
         self.headless = HeadlessApi(
             prefix=prefix,
             tracker=self.tracker,
@@ -141,6 +153,8 @@ class ActivityTrackingMiddleware:
                 await self.app(scope, receive, send_with_cookies)
             elif route.startswith(("/browser/", "/kxt.")):
                 await self.browser.handle(route, logger, scope, receive, send_with_cookies)
+            elif self.cross_site and route.startswith(("/cross-site/", "/kxt-cs.")):
+                await self.cross_site.handle(route, logger, scope, receive, send_with_cookies)
             else:
                 await self.headless.handle(route, scope, receive, send)
         finally:

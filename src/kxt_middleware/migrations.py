@@ -97,6 +97,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (contact_id, consent)
         ) WITHOUT ROWID""",
     ),
+    (
+        # Cross-site tracking: external sites allowed to log for the main site's contacts.
+        """CREATE TABLE sites (
+            code_name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+            name TEXT NOT NULL,
+            origin TEXT NOT NULL UNIQUE,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            created TEXT NOT NULL
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

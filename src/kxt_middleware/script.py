@@ -39,17 +39,15 @@ def validate_function_name(name: str) -> str:
     return name
 
 
-def _source() -> str:
-    packaged = resources.files("kxt_middleware") / "static" / "kxt.js"
+def _source(name: str) -> str:
+    packaged = resources.files("kxt_middleware") / "static" / name
     if packaged.is_file():
         return packaged.read_text("utf-8")
-    # A source checkout (editable install): the script lives at the top of the repository.
-    checkout = Path(__file__).resolve().parents[2] / "js" / "kxt.js"
+    # A source checkout (editable install): the scripts live at the top of the repository.
+    checkout = Path(__file__).resolve().parents[2] / "js" / name
     if checkout.is_file():
         return checkout.read_text("utf-8")
-    raise FileNotFoundError(
-        "kxt.js is missing from the installed package; reinstall kxt-middleware"
-    )
+    raise FileNotFoundError(f"{name} is missing from the installed package; reinstall it")
 
 
 @dataclass(frozen=True)
@@ -59,9 +57,9 @@ class TrackingScript:
     minified: bytes
 
     @classmethod
-    def from_source(cls, source: str | None = None) -> TrackingScript:
-        """Minify ``source`` (default: the packaged kxt.js)."""
-        minified: str = rjsmin.jsmin(_source() if source is None else source)
+    def from_source(cls, source: str | None = None, *, name: str = "kxt.js") -> TrackingScript:
+        """Minify ``source`` (default: the packaged script ``name``)."""
+        minified: str = rjsmin.jsmin(_source(name) if source is None else source)
         return cls(minified.encode("utf-8"))
 
     @cached_property
