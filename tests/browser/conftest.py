@@ -13,6 +13,7 @@ Browser resolution matches ``scripts/ensure-browser``: ``$KXT_BROWSER_EXECUTABLE
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from starlette.types import ASGIApp
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +44,7 @@ SERVER_STOP_TIMEOUT = 10.0
 PAGE_DEFAULT_TIMEOUT_MS = 10_000
 _BROWSER_DIR = Path(__file__).resolve().parent
 
-Serve = Callable[[ASGIApp], str]
+Serve = Callable[..., str]
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselection sees the items
@@ -92,6 +93,36 @@ def browser() -> Iterator[Browser]:
             launched.close()
 
 
+@pytest.fixture
+def third_party_cookie_context(
+    browser: Browser, serve: Serve, tmp_path: Path
+) -> Iterator[BrowserContext]:
+    """A browser profile whose user allows third-party cookies (incognito contexts block them).
+
+    Playwright's ``new_context()`` is off the record, where Chromium blocks third-party cookies;
+    this is a persistent profile with the "allow third-party cookies" setting, trusting the
+    tests' self-signed certificates. (It uses ``serve`` so it closes before the servers stop.)
+    """
+    profile = tmp_path / "profile"
+    (profile / "Default").mkdir(parents=True)
+    (profile / "Default" / "Preferences").write_text(
+        json.dumps({"profile": {"cookie_controls_mode": 0, "block_third_party_cookies": False}})
+    )
+    executable = _browser_executable()
+    context = browser.browser_type.launch_persistent_context(
+        str(profile),
+        executable_path=executable,
+        args=SYSTEM_CHROMIUM_ARGS if executable else [],
+        headless=True,
+        ignore_https_errors=True,
+    )
+    context.set_default_timeout(PAGE_DEFAULT_TIMEOUT_MS)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
 def _artifacts_path(node: pytest.Item) -> Path:
     module = Path(str(node.path)).stem
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{module}.{node.name}").strip("_")
@@ -127,18 +158,21 @@ def page(browser: Browser, serve: Serve, request: pytest.FixtureRequest) -> Iter
 class _ServerThread:
     """One uvicorn server on a pre-bound loopback socket, run in a daemon thread."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, host: str, name: str, tls: Path | None) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, 0))
         self.port: int = self.sock.getsockname()[1]
+        self.scheme = "https" if tls else "http"
+        self.name = name
         config = uvicorn.Config(
             app,
-            host="127.0.0.1",
+            host=host,
             port=self.port,
             lifespan="on",
             log_level="warning",
             timeout_graceful_shutdown=5,
+            ssl_certfile=tls,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
@@ -150,7 +184,7 @@ class _ServerThread:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://{self.name}:{self.port}"
 
     def start(self) -> None:
         self.thread.start()
@@ -175,8 +209,12 @@ class _ServerThread:
 def serve() -> Iterator[Serve]:
     servers: list[_ServerThread] = []
 
-    def _serve(app: ASGIApp) -> str:
-        server = _ServerThread(app)
+    def _serve(
+        app: ASGIApp, *, host: str = "127.0.0.1", name: str | None = None, tls: Path | None = None
+    ) -> str:
+        """Serve ``app`` on a free port of ``host``; ``name`` is the URL's host (default ``host``),
+        ``tls`` a PEM file with certificate and key for https."""
+        server = _ServerThread(app, host, name or host, tls)
         servers.append(server)
         server.start()
         return server.url
