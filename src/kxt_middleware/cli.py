@@ -1,10 +1,11 @@
-"""The ``kxt`` command: manage activity types and read the activity log of a database."""
+"""The ``kxt`` command: activity types, the activity log, operators, contact groups, purging."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import csv
+import getpass
 import json
 import os
 import sys
@@ -14,6 +15,14 @@ from typing import Any, NoReturn, TextIO
 
 from .activity_types import ActivityType
 from .errors import KxtError
+from .groups import (
+    contact_groups,
+    member_counts,
+    recalculate_contact_group,
+    recalculate_contact_groups,
+)
+from .operators import check_password, create_operator, delete_operator, operators
+from .retention import parse_age, purge_activities
 from .store import ActivityStore
 
 DEFAULT_DATABASE = "kxt.sqlite3"
@@ -41,6 +50,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 Command = Callable[[ActivityStore, argparse.Namespace, TextIO], Coroutine[Any, Any, None]]
+PasswordReader = Callable[[str], str]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,7 +89,60 @@ def build_parser() -> argparse.ArgumentParser:
     activities.add_argument("--type", help="only activities of this type (code name)")
     activities.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     activities.set_defaults(run=_activities, reads_only=True)
+
+    users = commands.add_parser("users", help="operators who sign in to the admin")
+    user_commands = users.add_subparsers(dest="users_command", required=True, parser_class=_Parser)
+    user_commands.add_parser("list", help="list operators", parents=[common]).set_defaults(
+        run=_users_list
+    )
+    create = user_commands.add_parser(
+        "create",
+        help="create an operator (password asked, or read from the first line of stdin)",
+        parents=[common],
+    )
+    create.add_argument("name", help="sign-in name, e.g. jane")
+    create.set_defaults(run=_users_create)
+    delete = user_commands.add_parser("delete", help="delete an operator", parents=[common])
+    delete.add_argument("name", help="sign-in name")
+    delete.set_defaults(run=_users_delete)
+
+    groups = commands.add_parser("groups", help="list or recalculate contact groups")
+    group_commands = groups.add_subparsers(
+        dest="groups_command", required=True, parser_class=_Parser
+    )
+    group_commands.add_parser(
+        "list", help="list contact groups with their members", parents=[common]
+    ).set_defaults(run=_groups_list)
+    recalculate = group_commands.add_parser(
+        "recalculate", help="rebuild the members of a group, in batches", parents=[common]
+    )
+    which = recalculate.add_mutually_exclusive_group(required=True)
+    which.add_argument("code", nargs="?", help="code name of the contact group")
+    which.add_argument("--all", action="store_true", help="every contact group")
+    recalculate.set_defaults(run=_groups_recalculate)
+
+    purge = commands.add_parser(
+        "purge", help="delete old activities in short batches", parents=[common]
+    )
+    purge.add_argument(
+        "--older-than", required=True, type=_age, help="age such as 365d (days) or 52w (weeks)"
+    )
+    purge.add_argument("--batch-size", type=_positive, default=5_000, help="rows per transaction")
+    purge.set_defaults(run=_purge, reads_only=True)
     return parser
+
+
+def _age(text: str) -> Any:
+    try:
+        return parse_age(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
 
 
 def _guid(text: str) -> uuid.UUID:
@@ -135,17 +198,84 @@ async def _activities(store: ActivityStore, args: argparse.Namespace, out: TextI
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
+async def _users_list(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+    for operator in await operators(store):
+        out.write(f"{operator.name}\t{operator.created}\n")
+
+
+async def _users_create(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+    password = args.password
+    try:
+        await create_operator(store, args.name, password)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    out.write(f"created operator {args.name}\n")
+
+
+async def _users_delete(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+    try:
+        await delete_operator(store, args.name)
+    except LookupError as exc:
+        raise UsageError(str(exc)) from None
+    out.write(f"deleted operator {args.name}\n")
+
+
+def read_password(stdin: TextIO, ask: PasswordReader = getpass.getpass) -> str:
+    """Ask for a new password twice on a terminal, or read the first line of piped stdin."""
+    if stdin.isatty():
+        password = ask("Password: ")
+        check_password(password)
+        if ask("Password again: ") != password:
+            raise ValueError("the two passwords differ; run the command again")
+        return password
+    return check_password(stdin.readline().rstrip("\r\n"))
+
+
+async def _groups_list(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+    counts = await member_counts(store)
+    for group in await contact_groups(store):
+        members = counts.get(group.code_name, 0)
+        out.write(f"{group.code_name}\t{group.display_name}\t{members}\t{group.describe()}\n")
+
+
+async def _groups_recalculate(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+    if args.all:
+        results = await recalculate_contact_groups(store)
+    else:
+        try:
+            results = {args.code: await recalculate_contact_group(store, args.code)}
+        except LookupError as exc:
+            raise UsageError(str(exc)) from None
+    for code, members in results.items():
+        out.write(f"{code}: {members} member{'' if members == 1 else 's'}\n")
+
+
+async def _purge(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+    deleted = await purge_activities(store, args.older_than, batch_size=args.batch_size)
+    out.write(f"deleted {deleted} activit{'y' if deleted == 1 else 'ies'}\n")
+
+
 async def _run(args: argparse.Namespace, out: TextIO) -> None:
     async with ActivityStore(args.database) as store:
         await args.run(store, args, out)
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    out: TextIO | None = None,
+    stdin: TextIO | None = None,
+    ask: PasswordReader = getpass.getpass,
+) -> int:
     """Run ``kxt``; returns the exit status (0, or 2 for bad arguments)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "reads_only", False) and not os.path.exists(args.database):
         parser.error(f"no database at {args.database!r}; pass --database PATH or set KXT_DATABASE")
+    if args.run is _users_create:
+        try:
+            args.password = read_password(stdin or sys.stdin, ask)
+        except (ValueError, EOFError) as exc:
+            parser.error(str(exc) or "no password given")
     try:
         asyncio.run(_run(args, out or sys.stdout))
     except UsageError as exc:

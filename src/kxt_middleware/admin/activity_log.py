@@ -1,0 +1,232 @@
+"""Reading the activity log for the admin: filters, keyset pages, per-day counts, contacts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+import aiosqlite
+
+from ..activities import Activity, ActivitySource, format_time, parse_time
+from ..store import _activity
+
+_COLUMNS = (
+    "a.id, a.uid, c.guid, a.type, a.title, a.value, a.url, a.referrer, a.created, a.source, a.site"
+)
+
+
+def _day(text: str, field: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{field} {text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _start_of(day: date) -> str:
+    return format_time(datetime.combine(day, time(), tzinfo=timezone.utc))
+
+
+@dataclass(frozen=True)
+class ActivityFilter:
+    """Which activities to list: by type, contact, source, site and date range (UTC days)."""
+
+    type: str | None = None
+    contact: uuid.UUID | None = None
+    source: ActivitySource | None = None
+    site: str | None = None
+    start: date | None = None
+    end: date | None = None
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str]) -> ActivityFilter:
+        """Read the filter from query parameters; ValueError saying which one is wrong."""
+        text = {key: params.get(key, "").strip() for key in ("type", "contact", "source", "site")}
+        contact = None
+        if text["contact"]:
+            try:
+                contact = uuid.UUID(text["contact"])
+            except ValueError:
+                raise ValueError(f"contact {text['contact']!r} is not a contact GUID") from None
+        source = None
+        if text["source"]:
+            try:
+                source = ActivitySource(text["source"])
+            except ValueError:
+                choices = ", ".join(s.value for s in ActivitySource)
+                raise ValueError(f"source must be one of {choices}") from None
+        start = _day(params["from"], "from") if params.get("from") else None
+        end = _day(params["to"], "to") if params.get("to") else None
+        if start and end and end < start:
+            raise ValueError("the date range ends before it starts; swap from and to")
+        return cls(text["type"] or None, contact, source, text["site"] or None, start, end)
+
+    def query(self, **extra: int | str | None) -> str:
+        """The filter as a query string (with ``extra`` parameters such as a page cursor)."""
+        values: dict[str, Any] = {
+            "type": self.type,
+            "contact": self.contact,
+            "source": self.source.value if self.source else None,
+            "site": self.site,
+            "from": self.start.isoformat() if self.start else None,
+            "to": self.end.isoformat() if self.end else None,
+            **extra,
+        }
+        return urlencode({key: value for key, value in values.items() if value is not None})
+
+    def sql(self) -> tuple[list[str], list[Any]]:
+        """SQL conditions on ``activities a`` and their parameters."""
+        where: list[str] = []
+        params: list[Any] = []
+        if self.type:
+            where.append(
+                "a.type = (SELECT coalesce(max(code_name), ?) FROM activity_types "
+                "WHERE code_name = ?)"
+            )
+            params += [self.type, self.type]
+        if self.contact:
+            where.append("a.contact_id = (SELECT id FROM contacts WHERE guid = ?)")
+            params.append(str(self.contact))
+        if self.source:
+            where.append("a.source = ?")
+            params.append(self.source.value)
+        if self.site:
+            where.append("a.site = ?")
+            params.append(self.site)
+        if self.start:
+            where.append("a.created >= ?")
+            params.append(_start_of(self.start))
+        if self.end:
+            where.append("a.created < ?")
+            params.append(_start_of(self.end + timedelta(days=1)))
+        return where, params
+
+
+@dataclass(frozen=True)
+class ActivityPage:
+    """One page of activities, newest first, with the cursors of its neighbours."""
+
+    activities: list[Activity]
+    older: int | None
+    newer: int | None
+
+
+async def activity_page(
+    connection: aiosqlite.Connection,
+    filters: ActivityFilter,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    offset: int | None = None,
+    limit: int = 50,
+) -> ActivityPage:
+    """A page of activities, newest first, after a keyset cursor (or an OFFSET, to compare)."""
+    where, params = filters.sql()
+    ascending = after is not None
+    if before is not None:
+        where.append("a.id < ?")
+        params.append(before)
+    if after is not None:
+        where.append("a.id > ?")
+        params.append(after)
+    sql = f"SELECT {_COLUMNS} FROM activities a JOIN contacts c ON c.id = a.contact_id"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY a.id {'ASC' if ascending else 'DESC'} LIMIT ?"
+    params.append(limit + 1)
+    if offset:
+        sql += " OFFSET ?"
+        params.append(offset)
+    async with connection.execute(sql, params) as cursor:
+        rows = [_activity(row) async for row in cursor]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if ascending:
+        rows.reverse()
+    if not rows:
+        return ActivityPage([], None, None)
+    older = rows[-1].row if (more or ascending) else None
+    newer = rows[0].row if (before is not None or offset or (ascending and more)) else None
+    return ActivityPage(rows, older, newer)
+
+
+async def daily_counts(
+    connection: aiosqlite.Connection, start: date, end: date, type: str | None = None
+) -> dict[str, dict[date, int]]:
+    """Activities per type per UTC day from ``start`` to ``end`` (inclusive)."""
+    sql = (
+        "SELECT substr(created, 1, 10), type, count(*) FROM activities "
+        "WHERE created >= ? AND created < ?"
+    )
+    params: list[Any] = [_start_of(start), _start_of(end + timedelta(days=1))]
+    if type:
+        sql += " AND type = ?"
+        params.append(type)
+    counts: dict[str, dict[date, int]] = {}
+    async with connection.execute(sql + " GROUP BY 1, 2", params) as cursor:
+        async for day, activity_type, count in cursor:
+            counts.setdefault(activity_type, {})[date.fromisoformat(day)] = count
+    return counts
+
+
+@dataclass(frozen=True)
+class ContactSummary:
+    """A contact with how many activities it has and when it was last active."""
+
+    row: int
+    guid: uuid.UUID
+    created: datetime
+    activities: int
+    last_activity: datetime | None
+
+
+async def contact_page(
+    connection: aiosqlite.Connection, *, before: int | None = None, limit: int = 50
+) -> tuple[list[ContactSummary], int | None]:
+    """Contacts, newest first, after a keyset cursor; and the cursor of the next page."""
+    sql = (
+        "SELECT c.id, c.guid, c.created, "
+        "(SELECT count(*) FROM activities a WHERE a.contact_id = c.id), "
+        "(SELECT a.created FROM activities a WHERE a.contact_id = c.id ORDER BY a.id DESC LIMIT 1) "
+        "FROM contacts c"
+    )
+    params: list[Any] = []
+    if before is not None:
+        sql += " WHERE c.id < ?"
+        params.append(before)
+    sql += " ORDER BY c.id DESC LIMIT ?"
+    params.append(limit + 1)
+    async with connection.execute(sql, params) as cursor:
+        rows = [
+            ContactSummary(
+                row[0],
+                uuid.UUID(row[1]),
+                parse_time(row[2]),
+                row[3],
+                parse_time(row[4]) if row[4] else None,
+            )
+            async for row in cursor
+        ]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, rows[-1].row if more else None
+
+
+async def contact_summary(
+    connection: aiosqlite.Connection, guid: uuid.UUID
+) -> ContactSummary | None:
+    """One contact's summary, or None when it has no data."""
+    async with connection.execute(
+        "SELECT c.id, c.created, count(a.id), max(a.created) FROM contacts c "
+        "LEFT JOIN activities a ON a.contact_id = c.id WHERE c.guid = ? GROUP BY c.id",
+        (str(guid),),
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        return None
+    return ContactSummary(
+        row[0], guid, parse_time(row[1]), row[2], parse_time(row[3]) if row[3] else None
+    )

@@ -1,0 +1,55 @@
+"""Data retention: delete old activities in short batches through the store's writer."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import aiosqlite
+
+from .activities import format_time
+from .store import ActivityStore
+
+PURGE_BATCH = 5_000
+_AGE = re.compile(r"(\d+)([dw])")
+
+
+def parse_age(text: str) -> timedelta:
+    """Parse an age such as "365d" or "52w"; ValueError saying the format otherwise."""
+    found = _AGE.fullmatch(text.strip())
+    if found is None or int(found.group(1)) < 1:
+        raise ValueError(
+            f"{text!r} is not an age: write a number of days or weeks, e.g. 365d or 52w"
+        )
+    amount = int(found.group(1))
+    return timedelta(days=amount) if found.group(2) == "d" else timedelta(weeks=amount)
+
+
+async def purge_activities(
+    store: ActivityStore, older_than: timedelta, *, batch_size: int = PURGE_BATCH
+) -> int:
+    """Delete activities older than ``older_than``; return how many were deleted.
+
+    Each batch is its own short write transaction, so activities go on being logged between
+    batches.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    if older_than <= timedelta(0):
+        raise ValueError("older_than must be a positive age, e.g. timedelta(days=365)")
+    cutoff = format_time(store.clock() - older_than)
+
+    async def delete_batch(connection: aiosqlite.Connection) -> int:
+        cursor = await connection.execute(
+            "DELETE FROM activities WHERE id IN "
+            "(SELECT id FROM activities WHERE created < ? LIMIT ?)",
+            (cutoff, batch_size),
+        )
+        return cursor.rowcount
+
+    deleted = 0
+    while True:
+        count = await store.write(delete_batch)
+        deleted += count
+        if count < batch_size:
+            return deleted

@@ -1,0 +1,299 @@
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.testclient import TestClient
+
+from kxt_middleware import ActivityStore, ActivityType
+from kxt_middleware.activities import NewActivity
+from kxt_middleware.admin import admin_app
+from kxt_middleware.operators import create_operator
+
+SECRET = "admin-secret-key-for-tests"
+LOAN = ActivityType("custom_loan_calculator", "Loan calculator usage")
+XSS = "<img src=x onerror=alert(1)>"
+PASSWORD = "correct horse battery"
+
+
+async def seed(database: Path) -> uuid.UUID:
+    contact = uuid.uuid4()
+    async with ActivityStore(database, activity_types=[LOAN]) as store:
+        await create_operator(store, "jane", PASSWORD)
+        await store.insert_activities(
+            contact,
+            [NewActivity(LOAN.code_name, title=XSS, value=XSS, site="main") for _ in range(3)],
+        )
+        await store.insert_activities(uuid.uuid4(), [NewActivity("pagevisit", title="Home")])
+    return contact
+
+
+@pytest.fixture
+def contact(database: Path) -> uuid.UUID:
+    return asyncio.run(seed(database))
+
+
+@pytest.fixture
+def client(database: Path, contact: uuid.UUID) -> Iterator[TestClient]:
+    app = admin_app(database=database, secret_key=SECRET, failed_sign_in_delay=0, page_size=2)
+    with TestClient(app, follow_redirects=False) as client:
+        yield client
+
+
+def token(client: TestClient, path: str = "/sign-in") -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert found, "no CSRF field on " + path
+    return found.group(1)
+
+
+def sign_in(client: TestClient, name: str = "jane", password: str = PASSWORD) -> None:
+    response = client.post(
+        "/sign-in", data={"name": name, "password": password, "csrf_token": token(client)}
+    )
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/activities"
+
+
+def post(client: TestClient, path: str, **data: str) -> object:
+    return client.post(path, data={"csrf_token": token(client, "/activities"), **data})
+
+
+PAGES = [
+    "/",
+    "/activities",
+    "/activity-types",
+    "/activity-types/new",
+    "/contacts",
+    "/contact-groups",
+    "/contact-groups/new",
+]
+
+
+def test_every_page_needs_a_session(client: TestClient, contact: uuid.UUID) -> None:
+    for path in [*PAGES, f"/contacts/{contact}", "/activity-types/click/edit"]:
+        response = client.get(path)
+        assert response.status_code == 303, path
+        assert response.headers["location"] == ("/activities" if path == "/" else "/sign-in")
+    for path in ["/sign-out", f"/contacts/{contact}/delete", "/activity-types/click/disable"]:
+        assert client.post(path, data={}).headers["location"] == "/sign-in"
+    page = client.get("/sign-in")
+    assert page.status_code == 200
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_sign_in_refuses_bad_passwords_and_throttles(client: TestClient) -> None:
+    for _ in range(5):
+        response = client.post(
+            "/sign-in", data={"name": "jane", "password": "nope", "csrf_token": token(client)}
+        )
+        assert response.status_code == 400 and "Wrong name or password" in response.text
+    response = client.post(
+        "/sign-in", data={"name": "jane", "password": PASSWORD, "csrf_token": token(client)}
+    )
+    assert response.status_code == 429 and "Too many wrong passwords" in response.text
+    # without a CSRF token the form is refused before the password is even checked
+    response = client.post("/sign-in", data={"name": "jane", "password": PASSWORD})
+    assert response.status_code == 403
+
+
+def test_csrf_is_required_on_every_form(client: TestClient, contact: uuid.UUID) -> None:
+    sign_in(client)
+    for path in [
+        "/sign-out",
+        "/activity-types/new",
+        "/activity-types/click/disable",
+        "/activity-types/click/edit",
+        f"/contacts/{contact}/delete",
+        "/contact-groups/new",
+    ]:
+        for data in ({}, {"csrf_token": "forged"}):
+            response = client.post(path, data={"name": "X", **data})
+            assert response.status_code == 403, path
+            assert "security token" in response.text
+    assert client.get("/activities").status_code == 200  # still signed in, nothing changed
+
+
+def test_activity_log_escapes_filters_and_pages(client: TestClient, contact: uuid.UUID) -> None:
+    sign_in(client)
+    page = client.get("/activities")
+    assert page.status_code == 200
+    assert XSS not in page.text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page.text
+    assert '<svg class="chart"' in page.text and "custom_loan_calculator (3)" in page.text
+    rows = re.findall(r"<tr>\s*<td class=\"nowrap\">", page.text)
+    assert len(rows) == 2  # page_size=2, newest first: the page visit and one loan activity
+    older = re.search(r'href="\?before=(\d+)" rel="next"', page.text)
+    assert older
+    second = client.get(f"/activities?before={older.group(1)}")
+    assert len(re.findall(r"<td class=\"nowrap\">", second.text)) == 2
+    assert "Older" not in second.text and "Newer" in second.text
+    newer = re.search(r'href="\?after=(\d+)" rel="prev"', second.text)
+    assert newer
+    back = client.get(f"/activities?after={newer.group(1)}")
+    assert len(re.findall(r"<td class=\"nowrap\">", back.text)) == 2
+    filtered = client.get("/activities?type=PAGEVISIT&source=server&from=2000-01-01")
+    assert filtered.text.count('<td class="nowrap">') == 1 and "Home" in filtered.text
+    by_contact = client.get(f"/activities?contact={contact}&site=main")
+    assert by_contact.text.count('<td class="nowrap">') == 2
+    assert "Older" in by_contact.text
+    assert client.get("/activities?site=other").text.count('<td class="nowrap">') == 0
+    for query, message in [
+        ("contact=nope", "not a contact GUID"),
+        ("source=email", "source must be one of"),
+        ("from=2025-13-01", "not a date"),
+        ("from=2025-02-01&to=2025-01-01", "ends before it starts"),
+        ("before=x", "before must be an activity number"),
+    ]:
+        response = client.get(f"/activities?{query}")
+        assert response.status_code == 400 and message in response.text, query
+
+
+def test_activity_types_create_edit_toggle(client: TestClient) -> None:
+    sign_in(client)
+    assert "custom_loan_calculator" in client.get("/activity-types").text
+    response = post(client, "/activity-types/new", name="Newsletter sign-up", description="d")
+    assert response.status_code == 303  # type: ignore[attr-defined]
+    listing = client.get("/activity-types").text
+    assert "Created activity type newsletter_sign_up" in listing
+    assert "newsletter_sign_up" in listing
+    bad = post(client, "/activity-types/new", name="X", code="bad code")
+    assert bad.status_code == 400 and "not a valid code name" in bad.text  # type: ignore[attr-defined]
+    taken = post(client, "/activity-types/new", name="Again", code="NEWSLETTER_SIGN_UP")
+    assert taken.status_code == 400 and "already exists" in taken.text  # type: ignore[attr-defined]
+    edited = post(
+        client, "/activity-types/newsletter_sign_up/edit", name="Newsletter", enabled="on"
+    )
+    assert edited.status_code == 303  # type: ignore[attr-defined]
+    empty = post(client, "/activity-types/newsletter_sign_up/edit", name="  ")
+    assert empty.status_code == 400 and "must not be empty" in empty.text  # type: ignore[attr-defined]
+    assert post(client, "/activity-types/newsletter_sign_up/disable").status_code == 303  # type: ignore[attr-defined]
+    assert "newsletter_sign_up is now disabled" in client.get("/activity-types").text
+    assert post(client, "/activity-types/newsletter_sign_up/enable").status_code == 303  # type: ignore[attr-defined]
+    assert client.get("/activity-types/nope/edit").status_code == 404
+    assert post(client, "/activity-types/click/explode").status_code == 404  # type: ignore[attr-defined]
+    assert "data-code-target" in client.get("/activity-types/new").text
+
+
+def test_contacts_list_detail_and_delete(
+    client: TestClient, contact: uuid.UUID, database: Path
+) -> None:
+    sign_in(client)
+    listing = client.get("/contacts")
+    assert str(contact) in listing.text and "<td>3</td>" in listing.text
+    detail = client.get(f"/contacts/{contact}")
+    assert detail.status_code == 200 and "In no contact group" in detail.text
+    assert XSS not in detail.text
+    assert (
+        post(
+            client,
+            "/contact-groups/new",
+            name="Loan prospects",
+            type_0="custom_loan_calculator",
+            at_least_0="3",
+        ).status_code
+        == 303
+    )  # type: ignore[attr-defined]
+    assert "Loan prospects" in client.get(f"/contacts/{contact}").text
+    response = post(client, f"/contacts/{contact}/delete")
+    assert response.status_code == 303  # type: ignore[attr-defined]
+    assert "and all its data" in client.get("/contacts").text
+    assert client.get(f"/contacts/{contact}").status_code == 404
+    assert post(client, f"/contacts/{contact}/delete").status_code == 404  # type: ignore[attr-defined]
+    assert client.get("/contacts/not-a-guid").status_code == 404
+    assert client.get("/contacts?before=x").status_code == 400
+
+
+def test_contact_groups_create_edit_recalculate_delete(
+    client: TestClient, contact: uuid.UUID, database: Path
+) -> None:
+    sign_in(client)
+    form = {
+        "name": "Loan prospects",
+        "match": "all",
+        "type_0": "custom_loan_calculator",
+        "at_least_0": "2",
+        "days_0": "30",
+        "value_match_0": "contains",
+        "value_0": "IMG",
+    }
+    response = post(client, "/contact-groups/new", **form)
+    assert response.status_code == 303  # type: ignore[attr-defined]
+    assert response.headers["location"] == "/contact-groups/loan_prospects"  # type: ignore[attr-defined]
+    detail = client.get("/contact-groups/loan_prospects")
+    assert "with 1 member(s)" in detail.text and str(contact) in detail.text
+    assert "at least 2 times in the last 30 days with value containing" in detail.text
+    listing = client.get("/contact-groups").text
+    assert "loan_prospects" in listing and "<td>1</td>" in listing
+    for bad, message in [
+        ({"at_least_0": "two"}, "must be a whole number"),
+        ({"days_0": "0"}, "in_last_days must be between 1"),
+        ({"type_0": ""}, "no condition"),
+        ({"type_0": "unknown_type"}, "does not exist"),
+    ]:
+        response = post(client, "/contact-groups/new", **{**form, "code": "other", **bad})
+        assert response.status_code == 400, bad  # type: ignore[attr-defined]
+        assert message in response.text, bad  # type: ignore[attr-defined]
+    taken = post(client, "/contact-groups/new", **form)
+    assert taken.status_code == 400 and "already exists" in taken.text  # type: ignore[attr-defined]
+    edit_page = client.get("/contact-groups/loan_prospects/edit").text
+    assert (
+        'name="type_2"' in edit_page
+        and 'name="type_3"' not in edit_page
+        and 'value="IMG"' in edit_page
+    )
+    edited = post(client, "/contact-groups/loan_prospects/edit", **{**form, "at_least_0": "4"})
+    assert edited.status_code == 303  # type: ignore[attr-defined]
+    assert "0 member(s)" in client.get("/contact-groups/loan_prospects").text
+    bad_edit = post(client, "/contact-groups/loan_prospects/edit", **{**form, "name": ""})
+    assert bad_edit.status_code == 400  # type: ignore[attr-defined]
+    assert post(client, "/contact-groups/loan_prospects/recalculate").status_code == 303  # type: ignore[attr-defined]
+    assert (
+        "Recalculated loan_prospects: 0 member(s)"
+        in client.get("/contact-groups/loan_prospects").text
+    )
+    assert client.get("/contact-groups/loan_prospects?after=x").status_code == 400
+    assert client.get("/contact-groups/nope").status_code == 404
+    assert post(client, "/contact-groups/loan_prospects/delete").status_code == 303  # type: ignore[attr-defined]
+    assert "No contact groups yet" in client.get("/contact-groups").text
+
+
+def test_sign_out_and_deleted_operator(client: TestClient, database: Path) -> None:
+    sign_in(client)
+    assert post(client, "/sign-out").headers["location"] == "/sign-in"  # type: ignore[attr-defined]
+    assert client.get("/activities").status_code == 303
+
+
+def test_mounted_with_a_shared_store(database: Path, contact: uuid.UUID) -> None:
+    store = ActivityStore(database)
+    admin = admin_app(store=store, secret_key=SECRET, failed_sign_in_delay=0)
+    site = Starlette(routes=[Mount("/admin", app=admin)])
+    with TestClient(site, follow_redirects=False) as client:
+        assert client.get("/admin/activities").headers["location"] == "/admin/sign-in"
+        found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/admin/sign-in").text)
+        assert found and 'href="/admin/static/admin.css"' in client.get("/admin/sign-in").text
+        response = client.post(
+            "/admin/sign-in",
+            data={"name": "jane", "password": PASSWORD, "csrf_token": found.group(1)},
+        )
+        assert response.headers["location"] == "/admin/activities"
+        assert 'href="/admin/contacts"' in client.get("/admin/activities").text
+        assert client.get("/admin/static/admin.css").status_code == 200
+        client.portal.call(admin.close)  # a shared store is left open
+        assert store.is_open
+        client.portal.call(store.close)
+
+
+def test_bad_settings() -> None:
+    with pytest.raises(ValueError, match="exactly one of database= .* or store="):
+        admin_app(secret_key=SECRET)
+    with pytest.raises(ValueError, match="at least 16 characters"):
+        admin_app(secret_key="short", database="x.sqlite3")
+    with pytest.raises(ValueError, match="page_size"):
+        admin_app(secret_key=SECRET, database="x.sqlite3", page_size=0)
