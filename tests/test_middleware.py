@@ -22,8 +22,10 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
 from kxt_middleware import (
+    ActivityCondition,
     ActivityStore,
     ActivityTrackingMiddleware,
+    ContactGroup,
     CookieLevel,
     CustomActivityData,
     NoRequestContextError,
@@ -32,6 +34,7 @@ from kxt_middleware import (
     get_activity_logger,
     get_cookie_level,
     get_current_contact,
+    is_in_contact_group,
     set_cookie_level,
 )
 
@@ -406,3 +409,27 @@ def test_invalid_input_from_python_raises(make_app: AppFactory) -> None:
     app.router.routes.append(Route("/bad", handler))
     with TestClient(app) as client:
         assert "not a valid code name" in client.get("/bad").json()["error"]
+
+
+def test_contact_groups_given_to_the_middleware_are_current_on_the_next_request(
+    make_app: AppFactory,
+) -> None:
+    prospects = ContactGroup(
+        "loan_prospects",
+        "Loan prospects",
+        conditions=(ActivityCondition("custom_loan_calculator", in_last_days=30),),
+    )
+
+    async def offer(request: Request) -> Response:
+        return JSONResponse({"member": await is_in_contact_group(request, "loan_prospects")})
+
+    app = make_app(contact_groups=[prospects])
+    app.router.routes.append(Route("/offer", offer))
+    with TestClient(app) as client:
+        assert client.get("/offer").json() == {"member": False}
+        client.post("/consent", json={})
+        assert client.get("/offer").json() == {"member": False}
+        client.post("/calculate")
+        assert client.get("/offer").json() == {"member": True}
+        client.post("/consent", json={"level": "ESSENTIAL"})
+        assert client.get("/offer").json() == {"member": False}

@@ -19,20 +19,35 @@ from .errors import (
     StoreOverloadedError,
     UnknownActivityTypeError,
 )
+from .groups import (
+    ActivityCondition,
+    ContactGroup,
+    UnknownContactGroupError,
+    install_contact_groups,
+)
 from .logger import ActivityLogger, get_activity_logger
 from .middleware import ActivityTrackingMiddleware
+from .personalization import (
+    contact_groups,
+    is_in_all_contact_groups,
+    is_in_any_contact_group,
+    is_in_contact_group,
+    register_personalization,
+)
 from .script import activity_logging_script, add_to_templates
 from .store import ActivityStore
 from .visitor import Contact, get_cookie_level, get_current_contact, set_cookie_level
 
 __all__ = [
     "Activity",
+    "ActivityCondition",
     "ActivityLogger",
     "ActivitySource",
     "ActivityStore",
     "ActivityTrackingMiddleware",
     "ActivityType",
     "Contact",
+    "ContactGroup",
     "CookieLevel",
     "CustomActivityData",
     "KxtError",
@@ -43,13 +58,20 @@ __all__ = [
     "StoreError",
     "StoreOverloadedError",
     "UnknownActivityTypeError",
+    "UnknownContactGroupError",
     "activity_logging_script",
     "add_to_templates",
     "code_name_from_display_name",
+    "contact_groups",
     "cross_site_snippet",
     "current_activity_logger",
     "get_activity_logger",
     "get_cookie_level",
     "get_current_contact",
+    "install_contact_groups",
+    "is_in_all_contact_groups",
+    "is_in_any_contact_group",
+    "is_in_contact_group",
+    "register_personalization",
     "set_cookie_level",
 ]

@@ -15,6 +15,7 @@ from .context import current_logger
 from .cookie_level import CookieLevel
 from .cookies import SameSite, SignedCookie
 from .cross_site import CrossSiteTracking
+from .groups import ContactGroup, install_contact_groups
 from .headless import HeadlessApi, allowed_origins
 from .logger import ActivityLogger
 from .script import TrackingScript
@@ -40,6 +41,7 @@ class ActivityTrackingMiddleware:
         secret_key: str | Sequence[str],
         database: str | os.PathLike[str] = "kxt.sqlite3",
         activity_types: Iterable[ActivityType] = (),
+        contact_groups: Iterable[ContactGroup] = (),
         default_cookie_level: CookieLevel | int = CookieLevel.ESSENTIAL,
         honor_global_privacy_control: bool = True,
         cookie_level_cookie: str = "CMSCookieLevel",
@@ -97,6 +99,9 @@ class ActivityTrackingMiddleware:
             max_pending=max_pending,
             synchronous=synchronous,
         )
+        # Memberships are re-evaluated in the same commit as a contact's new activities (also
+        # for groups created later in the admin).
+        install_contact_groups(self.store, contact_groups)
         self.tracker = ActivityTracker(self.store)
         self.prefix = prefix
         self.browser = BrowserTracking(prefix=prefix, script=TrackingScript.from_source())

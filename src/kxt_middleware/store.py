@@ -37,7 +37,7 @@ OpenHook = Callable[[aiosqlite.Connection], Awaitable[None]]
 ActivitiesHook = Callable[[aiosqlite.Connection, frozenset[str]], Awaitable[None]]
 Synchronous = Literal["FULL", "NORMAL"]
 
-_ACTIVITY_COLUMNS = (
+ACTIVITY_COLUMNS = (
     "a.id, a.uid, c.guid, a.type, a.title, a.value, a.url, a.referrer, a.created, a.source, a.site"
 )
 
@@ -592,13 +592,13 @@ class ActivityStore:
         if after is not None:
             where.append("a.id > ?")
             params.append(after)
-        sql = f"SELECT {_ACTIVITY_COLUMNS} FROM activities a JOIN contacts c ON c.id = a.contact_id"
+        sql = f"SELECT {ACTIVITY_COLUMNS} FROM activities a JOIN contacts c ON c.id = a.contact_id"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY a.id {'DESC' if newest_first else 'ASC'} LIMIT ?"
         params.append(limit)
         async with (await self._read()).execute(sql, params) as cursor:
-            return [_activity(row) async for row in cursor]
+            return [activity_from_row(row) async for row in cursor]
 
     async def iter_activities(
         self,
@@ -639,7 +639,8 @@ async def _rollback(connection: aiosqlite.Connection) -> None:
         await connection.execute("ROLLBACK")
 
 
-def _activity(row: sqlite3.Row | tuple[Any, ...]) -> Activity:
+def activity_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Activity:
+    """An Activity from a row selected as ``ACTIVITY_COLUMNS``."""
     return Activity(
         row=row[0],
         id=row[1],

@@ -12,11 +12,7 @@ from urllib.parse import urlencode
 import aiosqlite
 
 from ..activities import Activity, ActivitySource, format_time, parse_time
-from ..store import _activity
-
-_COLUMNS = (
-    "a.id, a.uid, c.guid, a.type, a.title, a.value, a.url, a.referrer, a.created, a.source, a.site"
-)
+from ..store import ACTIVITY_COLUMNS, activity_from_row
 
 
 def _day(text: str, field: str) -> date:
@@ -132,7 +128,7 @@ async def activity_page(
     if after is not None:
         where.append("a.id > ?")
         params.append(after)
-    sql = f"SELECT {_COLUMNS} FROM activities a JOIN contacts c ON c.id = a.contact_id"
+    sql = f"SELECT {ACTIVITY_COLUMNS} FROM activities a JOIN contacts c ON c.id = a.contact_id"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += f" ORDER BY a.id {'ASC' if ascending else 'DESC'} LIMIT ?"
@@ -141,7 +137,7 @@ async def activity_page(
         sql += " OFFSET ?"
         params.append(offset)
     async with connection.execute(sql, params) as cursor:
-        rows = [_activity(row) async for row in cursor]
+        rows = [activity_from_row(row) async for row in cursor]
     more = len(rows) > limit
     rows = rows[:limit]
     if ascending:
