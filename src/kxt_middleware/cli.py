@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, NoReturn, TextIO
 
 from .activity_types import ActivityType
+from .cli_channels import UsageError, add_commands
 from .errors import KxtError
 from .groups import (
     contact_groups,
@@ -38,10 +39,6 @@ ACTIVITY_FIELDS = (
     "site",
     "created",
 )
-
-
-class UsageError(Exception):
-    """A bad argument: printed on one line, exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -129,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purge.add_argument("--batch-size", type=_positive, default=5_000, help="rows per transaction")
     purge.set_defaults(run=_purge, reads_only=True)
+    add_commands(commands, common, _Parser)
     return parser
 
 

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from kxt_middleware import ActivityStore
+from kxt_middleware.api_keys import authenticate
+from kxt_middleware.cli import main
+
+
+def run(database: Path, *args: str) -> str:
+    out = io.StringIO()
+    assert main(["--database", str(database), *args], out=out) == 0
+    return out.getvalue()
+
+
+def fails(database: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--database", str(database), *args], out=io.StringIO())
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    return error
+
+
+def test_api_keys(database: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    created = run(database, "apikeys", "create", "--channel", "mobile_app")
+    token = re.search(r"kxt_\w+_\S+", created)
+    assert token and "not shown again" in created
+    key_id = token.group().split("_")[1]
+
+    async def channel() -> object:
+        async with ActivityStore(database) as store:
+            return await authenticate(store, token.group())
+
+    assert getattr(asyncio.run(channel()), "name", None) == "mobile_app"
+    assert key_id in run(database, "apikeys", "list")
+    assert run(database, "apikeys", "revoke", key_id) == f"revoked API key {key_id}\n"
+    assert asyncio.run(channel()) is None
+    assert "no active API key" in fails(database, capsys, "apikeys", "revoke", key_id)
+    assert "not a valid code name" in fails(
+        database, capsys, "apikeys", "create", "--channel", "bad name"
+    )
+
+
+def test_consents(database: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(database, "consents", "add", "tracking", "--name", "Tracking", "--short", "We track")
+    assert run(database, "consents", "list") == "tracking  Tracking  We track\n"
+    assert "already exists" in fails(database, capsys, "consents", "add", "tracking", "--name", "x")
+
+
+def test_sites(database: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(
+        database, "sites", "add", "shop", "--name", "Shop", "--origin", "https://Shop.example/"
+    ) == ("registered site shop (https://shop.example)\n")
+    assert run(database, "sites", "list") == "shop  Shop  https://shop.example  enabled\n"
+    assert run(database, "sites", "disable", "shop") == "shop is now disabled\n"
+    assert run(database, "sites", "enable", "shop") == "shop is now enabled\n"
+    snippet = run(database, "sites", "snippet", "shop", "--main-site", "https://www.example.com")
+    assert "https://www.example.com/Kentico.Tracking/kxt-cs.js" in snippet
+    assert "not an https origin" in fails(
+        database, capsys, "sites", "add", "x", "--name", "X", "--origin", "http://x.example"
+    )
+    assert "already registered" in fails(
+        database, capsys, "sites", "add", "shop", "--name", "S", "--origin", "https://s.example"
+    )
+    assert "no site 'nope'" in fails(database, capsys, "sites", "enable", "nope")
+    assert "no site 'nope'" in fails(
+        database, capsys, "sites", "snippet", "nope", "--main-site", "https://www.example.com"
+    )
+    assert "not an https origin" in fails(
+        database, capsys, "sites", "snippet", "shop", "--main-site", "http://www.example.com"
+    )
