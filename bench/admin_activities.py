@@ -117,8 +117,7 @@ def main() -> None:
 
             def query(**cursor: int) -> Callable[[], object]:
                 async def run() -> object:
-                    connection = await store.read_connection()
-                    return await activity_page(connection, ActivityFilter(), limit=50, **cursor)
+                    return await activity_page(store, ActivityFilter(), limit=50, **cursor)
 
                 return lambda: client.portal.call(run)
 

@@ -586,18 +586,39 @@ class ActivityStore:
             known = await self.activity_type(type)
             where.append("a.type = ?")
             params.append(known.code_name if known else type)
+        return await self.select_activities(
+            where, params, before=before, after=after, limit=limit, newest_first=newest_first
+        )
+
+    async def select_activities(
+        self,
+        where: Sequence[str],
+        params: Sequence[Any],
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        newest_first: bool = True,
+    ) -> list[Activity]:
+        """Activities matching SQL conditions on ``activities a`` (with their ``params``), in
+        row order, after a keyset cursor (``before``/``after`` a row number) or an OFFSET."""
+        conditions, values = list(where), list(params)
         if before is not None:
-            where.append("a.id < ?")
-            params.append(before)
+            conditions.append("a.id < ?")
+            values.append(before)
         if after is not None:
-            where.append("a.id > ?")
-            params.append(after)
+            conditions.append("a.id > ?")
+            values.append(after)
         sql = f"SELECT {ACTIVITY_COLUMNS} FROM activities a JOIN contacts c ON c.id = a.contact_id"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
         sql += f" ORDER BY a.id {'DESC' if newest_first else 'ASC'} LIMIT ?"
-        params.append(limit)
-        async with (await self._read()).execute(sql, params) as cursor:
+        values.append(limit)
+        if offset:
+            sql += " OFFSET ?"
+            values.append(offset)
+        async with (await self._read()).execute(sql, values) as cursor:
             return [activity_from_row(row) async for row in cursor]
 
     async def iter_activities(

@@ -39,7 +39,7 @@ async def activities_page(request: Request) -> Response:
     except ValueError as exc:
         return render(request, "activities.html", {**context, "error": str(exc)}, 400)
     page = await activity_page(
-        connection, filters, before=before, after=after, limit=state.page_size
+        state.store, filters, before=before, after=after, limit=state.page_size
     )
     end = filters.end or state.store.clock().date()
     start = filters.start or end - timedelta(days=CHART_DAYS - 1)

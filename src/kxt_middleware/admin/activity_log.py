@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import aiosqlite
 
 from ..activities import Activity, ActivitySource, format_time, parse_time
-from ..store import ACTIVITY_COLUMNS, activity_from_row
+from ..store import ActivityStore
 
 
 def _day(text: str, field: str) -> date:
@@ -111,7 +111,7 @@ class ActivityPage:
 
 
 async def activity_page(
-    connection: aiosqlite.Connection,
+    store: ActivityStore,
     filters: ActivityFilter,
     *,
     before: int | None = None,
@@ -122,22 +122,15 @@ async def activity_page(
     """A page of activities, newest first, after a keyset cursor (or an OFFSET, to compare)."""
     where, params = filters.sql()
     ascending = after is not None
-    if before is not None:
-        where.append("a.id < ?")
-        params.append(before)
-    if after is not None:
-        where.append("a.id > ?")
-        params.append(after)
-    sql = f"SELECT {ACTIVITY_COLUMNS} FROM activities a JOIN contacts c ON c.id = a.contact_id"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY a.id {'ASC' if ascending else 'DESC'} LIMIT ?"
-    params.append(limit + 1)
-    if offset:
-        sql += " OFFSET ?"
-        params.append(offset)
-    async with connection.execute(sql, params) as cursor:
-        rows = [activity_from_row(row) async for row in cursor]
+    rows = await store.select_activities(
+        where,
+        params,
+        before=before,
+        after=after,
+        limit=limit + 1,
+        offset=offset or 0,
+        newest_first=not ascending,
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     if ascending:

@@ -51,7 +51,7 @@ async def contact_detail(request: Request) -> Response:
     codes = await groups_of_contact(state.store, guid)
     groups = [group for group in await contact_groups(state.store) if group.code_name in codes]
     page = await activity_page(
-        connection, ActivityFilter(contact=guid), before=_cursor(request), limit=state.page_size
+        state.store, ActivityFilter(contact=guid), before=_cursor(request), limit=state.page_size
     )
     return render(request, "contact.html", {"contact": summary, "groups": groups, "page": page})
 
