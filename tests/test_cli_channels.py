@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import re
 from pathlib import Path
 
@@ -9,22 +8,8 @@ import pytest
 
 from kxt_middleware import ActivityStore
 from kxt_middleware.api_keys import authenticate
-from kxt_middleware.cli import main
 
-
-def run(database: Path, *args: str) -> str:
-    out = io.StringIO()
-    assert main(["--database", str(database), *args], out=out) == 0
-    return out.getvalue()
-
-
-def fails(database: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--database", str(database), *args], out=io.StringIO())
-    assert exit_info.value.code == 2
-    error = capsys.readouterr().err
-    assert error.count("\n") == 1
-    return error
+from .test_cli import fails, run
 
 
 def test_api_keys(database: Path, capsys: pytest.CaptureFixture[str]) -> None:
