@@ -21,16 +21,24 @@ class ActivityLogger:
         self,
         tracker: ActivityTracker,
         visitor: Visitor,
-        url: str,
-        referrer: str,
+        request: HTTPConnection,
         browser: BrowserTracking | None = None,
     ) -> None:
         self.tracker = tracker
         self.visitor = visitor
-        self.url = url
-        self.referrer = referrer
+        self.request = request
         self.browser = browser
         self.finished = False
+
+    @property
+    def url(self) -> str:
+        """The URL of the request (recorded with activities logged from server code)."""
+        return str(self.request.url)
+
+    @property
+    def referrer(self) -> str:
+        """The request's Referer header, or an empty string."""
+        return self.request.headers.get("referer", "")
 
     async def log(self, activity_type: str, data: CustomActivityData | None = None) -> LogResult:
         """Log one activity of ``activity_type`` for the current contact.

@@ -126,15 +126,9 @@ class ActivityTrackingMiddleware:
             await self.app(scope, receive, send)
             return
 
-        connection = HTTPConnection(scope)
         visitor = Visitor(self.cookies, scope)
-        logger = ActivityLogger(
-            self.tracker,
-            visitor,
-            url=str(connection.url),
-            referrer=connection.headers.get("referer", ""),
-            browser=self.browser,
-        )
+        # Everything below is lazy: a request that does not track pays for two small objects.
+        logger = ActivityLogger(self.tracker, visitor, HTTPConnection(scope), self.browser)
         scope[SCOPE_KEY] = logger
 
         async def send_with_cookies(message: Message) -> None:
