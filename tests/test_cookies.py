@@ -106,6 +106,12 @@ def test_expired_reads_as_absent(monkeypatch: pytest.MonkeyPatch) -> None:
     assert young is not None and not young.reissue
 
 
+def test_a_time_stamp_from_the_future_reads_as_absent(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert CODEC.load(_signed_at(CODEC, GUID, time.time() + 3600, monkeypatch)) is None
+    skewed = CODEC.load(_signed_at(CODEC, GUID, time.time() + 60, monkeypatch))
+    assert skewed is not None and not skewed.reissue
+
+
 def test_past_half_life_asks_for_reissue(monkeypatch: pytest.MonkeyPatch) -> None:
     short = cookie(max_age=100)
     loaded = short.load(_signed_at(short, GUID, time.time() - 60, monkeypatch))

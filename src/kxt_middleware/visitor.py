@@ -50,8 +50,7 @@ class Visitor:
         self._write_contact = False
         self._delete_contact = False
         self._had_contact_cookie = False
-        self._had_landing_cookie = False
-        self._in_visit = False
+        self._raw_landing: str | None = None
         self._write_landing = False
         self.revoked_contact: Contact | None = None
         self.response_started = False
@@ -80,9 +79,7 @@ class Visitor:
             self._write_contact = contact.reissue
         elif raw_contact is not None and not self._level.allows_tracking:
             self._delete_contact = True  # a contact cookie has no business below Visitor
-        raw_landing = cookies.get(self._cookies.landing_page.name)
-        self._had_landing_cookie = raw_landing is not None
-        self._in_visit = self._cookies.landing_page.load(raw_landing) is not None
+        self._raw_landing = cookies.get(self._cookies.landing_page.name)
 
     @property
     def default_level(self) -> CookieLevel:
@@ -109,7 +106,7 @@ class Visitor:
                 self._delete_contact = True
             self._guid = None
             self._write_contact = False
-            self._in_visit = self._write_landing = False
+            self._write_landing = False
         return new_level
 
     def start_page_visit(self) -> bool:
@@ -122,9 +119,9 @@ class Visitor:
         if not self._level.allows_tracking:
             return False
         self._require_open_response("noting a page visit")
-        landing = not self._in_visit
-        self._in_visit = self._write_landing = True
-        return landing
+        in_visit = self._write_landing or self._cookies.landing_page.load(self._raw_landing)
+        self._write_landing = True
+        return not in_visit
 
     def contact(self, *, create: bool = True) -> Contact | None:
         """The visitor's contact, created when needed; None below the Visitor level."""
@@ -162,7 +159,7 @@ class Visitor:
             headers.append(self._cookies.contact.delete(secure=secure))
         if self._write_landing:
             headers.append(self._cookies.landing_page.dump("1", secure=secure))
-        elif self._had_landing_cookie and not self._level.allows_tracking:
+        elif self._raw_landing is not None and not self._level.allows_tracking:
             headers.append(self._cookies.landing_page.delete(secure=secure))
         return headers
 
