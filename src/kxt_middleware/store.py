@@ -313,7 +313,9 @@ class ActivityStore:
         writer = self._writer
         assert writer is not None
         outcomes: list[tuple[bool, Any]] = []
-        rows = 0
+        rows: list[tuple[Any, ...]] = []  # activity rows waiting for one executemany
+        contacts: dict[str, str] = {}  # their contacts' GUIDs and first-seen time stamps
+        stored = 0
         touched: set[str] = set()
         try:
             await self._refresh_types(writer)
@@ -321,14 +323,20 @@ class ActivityStore:
             try:
                 for job in batch:
                     if job.activities is not None:
-                        result, stored = await self._insert(writer, *job.activities)
+                        result, new_rows = self._prepare(*job.activities)
                         outcomes.append((True, result))
-                        rows += stored
-                        if stored:
-                            touched.add(str(job.activities[0]))
+                        if new_rows:
+                            rows += new_rows
+                            contacts.setdefault(new_rows[0][1], new_rows[0][7])
                     else:
+                        # Keep the callers' order: what was logged before a function runs first.
+                        stored += await self._insert(writer, contacts, rows)
+                        touched.update(contacts)
+                        contacts, rows = {}, []
                         assert job.function is not None
                         outcomes.append(await self._run_in_savepoint(writer, job.function))
+                stored += await self._insert(writer, contacts, rows)
+                touched.update(contacts)
                 if touched and self._hooks:
                     await self._run_hooks(writer, frozenset(touched))
                 await writer.execute("COMMIT")
@@ -343,7 +351,7 @@ class ActivityStore:
                 if not job.future.done():
                     job.future.set_exception(error)
             return
-        self.stats.record(len(batch), rows)
+        self.stats.record(len(batch), stored)
         if any(job.function is not None for job in batch):
             self._data_version = -1  # a function may have edited activity types: reload them
         for job, (ok, value) in zip(batch, outcomes, strict=True):
@@ -379,13 +387,10 @@ class ActivityStore:
         await writer.execute("RELEASE job")
         return True, value
 
-    async def _insert(
-        self,
-        writer: aiosqlite.Connection,
-        contact: uuid.UUID,
-        activities: Sequence[NewActivity],
-        created: datetime,
-    ) -> tuple[list[LogResult], int]:
+    def _prepare(
+        self, contact: uuid.UUID, activities: Sequence[NewActivity], created: datetime
+    ) -> tuple[list[LogResult], list[tuple[Any, ...]]]:
+        """One caller's results and the rows to insert, by the activity types' current state."""
         results: list[LogResult] = []
         rows: list[tuple[Any, ...]] = []
         guid, stamp = str(contact), format_time(created)
@@ -411,19 +416,28 @@ class ActivityStore:
                         activity.site,
                     )
                 )
-        if rows:
-            await writer.execute(
-                "INSERT INTO contacts (guid, created) VALUES (?, ?) ON CONFLICT (guid) DO NOTHING",
-                (guid, stamp),
-            )
-            # A retried request carries the same activity id: store it once, report it logged.
-            await writer.executemany(
-                "INSERT INTO activities (uid, contact_id, type, title, value, url, referrer, "
-                "created, source, site) VALUES (?, (SELECT id FROM contacts WHERE guid = ?), "
-                "?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uid) DO NOTHING",
-                rows,
-            )
-        return results, len(rows)
+        return results, rows
+
+    @staticmethod
+    async def _insert(
+        writer: aiosqlite.Connection, contacts: dict[str, str], rows: list[tuple[Any, ...]]
+    ) -> int:
+        """Insert the rows of many callers with two statements; return how many were new."""
+        if not rows:
+            return 0
+        await writer.executemany(
+            "INSERT INTO contacts (guid, created) VALUES (?, ?) ON CONFLICT (guid) DO NOTHING",
+            contacts.items(),
+        )
+        before = writer.total_changes
+        # A retried request carries the same activity id: store it once, report it logged.
+        await writer.executemany(
+            "INSERT INTO activities (uid, contact_id, type, title, value, url, referrer, "
+            "created, source, site) VALUES (?, (SELECT id FROM contacts WHERE guid = ?), "
+            "?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uid) DO NOTHING",
+            rows,
+        )
+        return writer.total_changes - before
 
     # -- activity types -----------------------------------------------------------------------
 
