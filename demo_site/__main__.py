@@ -1,23 +1,65 @@
-"""``python -m demo_site``: run the demo bank site on an embedded SQLite file."""
+"""``python -m demo_site``: run the Demo Bank site on an embedded SQLite file.
+
+Starting twice on the same database reuses it, with the same signing key and admin password
+(kept in files beside the database).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
 
 import uvicorn
 
-from .app import create_app
+from .app import ADMIN_NAME, DEFAULT_DATABASE, DemoFiles, create_app
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m demo_site", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--database", default="demo_site/data/demo.sqlite3")
-    args = parser.parse_args()
-    app = create_app(args.database)
-    print(f"Demo Bank: http://{args.host}:{args.port}/  (database: {args.database})", flush=True)
-    print(f"Activity log: .venv/bin/kxt --database {args.database} activities", flush=True)
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _kxt_command() -> str:
+    """How to run the ``kxt`` command installed beside this Python (``kxt`` if not found)."""
+    found = shutil.which("kxt", path=os.path.dirname(sys.executable))
+    return _shown(Path(found)) if found else "kxt"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m demo_site", description="Run the Demo Bank site of kxt-middleware."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on")
+    parser.add_argument(
+        "--database",
+        type=Path,
+        default=DEFAULT_DATABASE,
+        help=f"SQLite file, created when missing (default: {_shown(DEFAULT_DATABASE)})",
+    )
+    args = parser.parse_args(argv)
+    files = DemoFiles(args.database)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{host}:{args.port}"
+
+    def announce() -> None:
+        print(
+            f"Demo Bank: {url}/\n"
+            f"Admin:     {url}/admin/  sign in as {ADMIN_NAME} / {files.admin_password()}\n"
+            f"           (password kept in {_shown(files.password_file)})\n"
+            f"Database:  {_shown(files.database)}\n"
+            f"Activity log: {_kxt_command()} --database {_shown(files.database)} activities\n"
+            "Stop with Ctrl+C.",
+            flush=True,
+        )
+
+    app = create_app(args.database, on_ready=announce)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

@@ -1,28 +1,203 @@
+"""The demo bank over ASGI: banner, consent, calculator, personalized offer, CTA page, admin."""
+
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
 
-from demo_site.app import create_app
+from demo_site.__main__ import main
+from demo_site.app import DemoFiles, create_app
+
+BANNER = 'id="consent-banner"'
+OFFER = 'id="loan-offer"'
+GENERIC = 'id="generic-offer"'
 
 
-def test_accept_then_calculate_is_logged_and_shown(tmp_path: Path) -> None:
-    with TestClient(create_app(tmp_path / "demo.sqlite3")) as client:
-        assert 'id="consent-banner"' in client.get("/").text
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    return tmp_path / "demo.sqlite3"
+
+
+def calculate(client: TestClient, amount: str = "50000", years: str = "10") -> str:
+    response = client.post("/loans", data={"amount": amount, "years": years})
+    return response.text
+
+
+def sign_in(client: TestClient, password: str) -> str:
+    """Sign in to the admin as the demo operator; the page answered."""
+    form = client.get("/admin/sign-in").text
+    token = re.search(r'name="([^"]*csrf[^"]*)" value="([^"]+)"', form)
+    assert token is not None
+    data = {"name": "demo", "password": password, token[1]: token[2]}
+    return client.post("/admin/sign-in", data=data).text
+
+
+def test_banner_until_the_visitor_chooses(database: Path) -> None:
+    with TestClient(create_app(database)) as client:
+        home = client.get("/").text
+        assert BANNER in home and GENERIC in home and OFFER not in home
+        assert home.count("<script async src=") == 1  # one tracking tag, the default `kxt`
+        assert 'data-fn="kxt"' in home and 'data-level="0"' in home
+        assert home.index('data-fn="kxt"') < home.index("</head>")
+
+        answer = client.post(
+            "/consent", data={"choice": "accept", "next": "/loans"}, follow_redirects=False
+        )
+        assert answer.status_code == 303 and answer.headers["location"] == "/loans"
+        page = client.get("/loans").text
+        assert BANNER not in page and 'data-level="1000"' in page and "Tracking: on" in page
+
+
+def test_consent_redirects_only_within_the_site(database: Path) -> None:
+    with TestClient(create_app(database)) as client:
+        for target in ("//evil.example/", "https://evil.example/", "/\\evil", ""):
+            answer = client.post(
+                "/consent", data={"choice": "decline", "next": target}, follow_redirects=False
+            )
+            assert answer.headers["location"] == "/"
+        assert client.post("/consent", data={"choice": "maybe"}).status_code == 400
+
+
+def test_accept_calculate_then_the_home_page_shows_the_offer(database: Path) -> None:
+    with TestClient(create_app(database)) as client:
         client.post("/consent", data={"choice": "accept"})
-        assert 'id="consent-banner"' not in client.get("/").text
-        page = client.post("/loans", data={"amount": "50000", "years": "10"}).text
-        assert "Monthly payment: <strong>530.33" in page
+        page = calculate(client)
+        assert 'id="payment">Monthly payment: <strong>530.33</strong>' in page
+        assert "for 50,000 over 10 years" in page
+
+        home = client.get("/").text
+        assert OFFER in home and GENERIC not in home
+        assert 'id="offers-loan"' in client.get("/offers").text  # awaited in the endpoint
+
         mine = client.get("/me").text
         assert "custom_loan_calculator" in mine and "<td>50000</td>" in mine
-        assert "Enter a positive amount" in client.post("/loans", data={"amount": "-1"}).text
+        assert "Loan calculator usage" in mine
 
 
-def test_decline_logs_nothing(tmp_path: Path) -> None:
-    with TestClient(create_app(tmp_path / "demo.sqlite3")) as client:
+def test_the_calculator_rejects_bad_input_and_logs_nothing(database: Path) -> None:
+    with TestClient(create_app(database)) as client:
+        client.post("/consent", data={"choice": "accept"})
+        for amount, years in (("-1", "10"), ("abc", "10"), ("50000", "41"), ("20000000", "5")):
+            response = client.post("/loans", data={"amount": amount, "years": years})
+            assert response.status_code == 422
+            assert "Enter an amount of 1 to 10,000,000" in response.text
+            assert f'value="{amount}"' in response.text  # the visitor's input is kept
+        assert "custom_loan_calculator" not in client.get("/me").text
+        assert OFFER not in client.get("/").text
+
+
+def test_decline_logs_nothing_and_shows_no_offer(database: Path) -> None:
+    with TestClient(create_app(database)) as client:
         client.post("/consent", data={"choice": "decline"})
-        client.post("/loans", data={"amount": "50000", "years": "10"})
-        assert "Nothing is tracked" in client.get("/me").text
-    # the key file lets cookies survive a restart on the same database
-    assert (tmp_path / "demo.secret").exists()
+        assert BANNER not in client.get("/").text  # the choice is remembered
+        assert 'id="payment"' in calculate(client)  # the calculator still works
+        assert "CurrentContact" not in client.cookies
+        home = client.get("/").text
+        assert OFFER not in home and GENERIC in home
+        assert 'id="nothing-tracked"' in client.get("/me").text
+
+
+def test_withdrawing_consent_erases_the_data_and_the_offer(database: Path) -> None:
+    with TestClient(create_app(database)) as client:
+        client.post("/consent", data={"choice": "accept"})
+        calculate(client)
+        assert OFFER in client.get("/").text
+        settings = client.get("/cookies").text
+        assert 'value="revoke"' in settings and "Withdraw consent" in settings
+
+        page = client.post("/consent", data={"choice": "revoke", "next": "/cookies"}).text
+        assert "Essential cookies only" in page and 'value="accept"' in page
+        assert 'value="decline"' not in page  # already chosen
+        assert OFFER not in client.get("/").text
+        assert 'id="nothing-tracked"' in client.get("/me").text
+
+        # Accepting again starts a new contact, with none of the old data.
+        client.post("/consent", data={"choice": "accept"})
+        mine = client.get("/me").text
+        assert "custom_loan_calculator" not in mine and OFFER not in client.get("/").text
+
+
+def test_the_cta_page_uses_the_renamed_function_beside_the_legacy_kxt(database: Path) -> None:
+    with TestClient(create_app(database)) as client:
+        page = client.get("/accounts").text
+        head = page[: page.index("</head>")]
+        assert head.count("<script") == 2  # the legacy widget, then the one tracking tag
+        assert head.index("/static/legacy-widget.js") < head.index("data-fn=")
+        assert 'data-fn="customActivityTracker"' in head and 'data-fn="kxt"' not in head
+        assert "window.kxt" not in head  # no stub touches the widget's kxt
+        assert (
+            "customActivityTracker('customactivity', {type: 'custom_cta', value: 'btnCTA', "
+            "title: 'Custom CTA click'})" in page
+        )
+        assert "See our special offers!" in page
+        widget = client.get("/static/legacy-widget.js")
+        assert widget.status_code == 200 and "window.kxt = function" in widget.text
+        assert client.get("/static/loan-calculator.js").status_code == 200
+        assert client.get("/static/bank.css").status_code == 200
+
+
+def test_the_admin_is_mounted_behind_a_sign_in(database: Path) -> None:
+    with TestClient(create_app(database)) as client:
+        answer = client.get("/admin/activities", follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"].endswith("/admin/sign-in")
+
+        # A visitor's activity, then the demo operator signs in and finds it.
+        client.post("/consent", data={"choice": "accept"})
+        calculate(client, "25000", "5")
+        password = DemoFiles(database).password_file.read_text().strip()
+        assert "<h1>Activities</h1>" in sign_in(client, password)
+        log = client.get("/admin/activities?type=custom_loan_calculator").text
+        assert "<td>25000</td>" in log and "<td>server</td>" in log
+        groups = client.get("/admin/contact-groups").text
+        assert "Loan prospects" in groups and "loan_prospects" in groups
+
+
+def test_a_restart_keeps_the_key_the_operator_and_the_visitor(database: Path) -> None:
+    with TestClient(create_app(database)) as client:
+        client.post("/consent", data={"choice": "accept"})
+        calculate(client)
+        cookies = dict(client.cookies)
+    files = DemoFiles(database)
+    key, password = files.secret_key(), files.admin_password()
+    assert files.secret_file.stat().st_mode & 0o077 == 0
+    assert files.password_file.stat().st_mode & 0o077 == 0
+    assert len(password) >= 10
+
+    ready: list[str] = []
+    with TestClient(create_app(database, on_ready=lambda: ready.append("ready"))) as client:
+        assert ready == ["ready"]
+        client.cookies.update(cookies)
+        home = client.get("/").text
+        assert BANNER not in home and OFFER in home  # same key: the same contact
+    assert (files.secret_key(), files.admin_password()) == (key, password)
+
+
+def test_a_lost_password_file_gets_a_new_password(database: Path) -> None:
+    files = DemoFiles(database)
+    with TestClient(create_app(database)):
+        old = files.admin_password()
+    files.password_file.unlink()
+    with TestClient(create_app(database)) as client:
+        new = files.password_file.read_text().strip()
+        assert new != old
+        assert "<h1>Activities</h1>" in sign_in(client, new)
+
+
+def test_main_prints_the_url_and_the_admin_sign_in(
+    database: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def run(app: object, *, host: str, port: int, log_level: str) -> None:
+        assert (host, port, log_level) == ("0.0.0.0", 9000, "warning")
+        with TestClient(app) as client:  # type: ignore[arg-type]
+            assert client.get("/").status_code == 200
+
+    monkeypatch.setattr("demo_site.__main__.uvicorn.run", run)
+    main(["--host", "0.0.0.0", "--port", "9000", "--database", str(database)])
+    out = capsys.readouterr().out
+    password = DemoFiles(database).admin_password()
+    assert "Demo Bank: http://0.0.0.0:9000/" in out
+    assert f"sign in as demo / {password}" in out
+    assert str(database) in out and "activities" in out

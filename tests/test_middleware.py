@@ -4,8 +4,8 @@ import asyncio
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, closing
 from pathlib import Path
 
 import httpx2
@@ -34,6 +34,7 @@ from kxt_middleware import (
     get_activity_logger,
     get_cookie_level,
     get_current_contact,
+    has_chosen_cookie_level,
     is_in_contact_group,
     set_cookie_level,
 )
@@ -433,3 +434,42 @@ def test_contact_groups_given_to_the_middleware_are_current_on_the_next_request(
         assert client.get("/offer").json() == {"member": True}
         client.post("/consent", json={"level": "ESSENTIAL"})
         assert client.get("/offer").json() == {"member": False}
+
+
+def test_whether_the_visitor_chose_a_level(make_app: AppFactory) -> None:
+    async def chosen(request: Request) -> Response:
+        return JSONResponse({"chosen": has_chosen_cookie_level(request)})
+
+    app = make_app()
+    app.router.routes.append(Route("/chosen", chosen))
+    with TestClient(app) as client:
+        assert client.get("/chosen").json() == {"chosen": False}
+        client.post("/consent", json={"level": "ESSENTIAL"})  # declined: still a choice
+        assert client.get("/chosen").json() == {"chosen": True}
+        client.cookies.set("CMSCookieLevel", "0.forged.signature", domain="testserver.local")
+        assert client.get("/chosen").json() == {"chosen": False}
+
+
+@pytest.mark.parametrize("opened_by_the_app", [False, True])
+def test_activity_types_reach_a_shared_store(database: Path, opened_by_the_app: bool) -> None:
+    store = ActivityStore(database)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if opened_by_the_app:  # e.g. the admin's store, opened before the middleware's turn
+            await store.open()
+        yield
+
+    app = Starlette(
+        routes=ROUTES,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(
+                ActivityTrackingMiddleware, secret_key=SECRET, store=store, activity_types=[LOAN]
+            )
+        ],
+    )
+    with TestClient(app) as client:
+        client.post("/consent", json={})
+        assert client.post("/calculate").json()["status"] == "logged"
+    assert not store.is_open

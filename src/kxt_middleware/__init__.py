@@ -36,7 +36,13 @@ from .personalization import (
 )
 from .script import activity_logging_script, add_to_templates
 from .store import ActivityStore
-from .visitor import Contact, get_cookie_level, get_current_contact, set_cookie_level
+from .visitor import (
+    Contact,
+    get_cookie_level,
+    get_current_contact,
+    has_chosen_cookie_level,
+    set_cookie_level,
+)
 
 __all__ = [
     "Activity",
@@ -68,6 +74,7 @@ __all__ = [
     "get_activity_logger",
     "get_cookie_level",
     "get_current_contact",
+    "has_chosen_cookie_level",
     "install_contact_groups",
     "is_in_all_contact_groups",
     "is_in_any_contact_group",

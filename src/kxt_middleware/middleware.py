@@ -94,11 +94,10 @@ class ActivityTrackingMiddleware:
             honor_global_privacy_control=honor_global_privacy_control,
         )
         self.store = store or ActivityStore(
-            database,
-            activity_types=activity_types,
-            max_pending=max_pending,
-            synchronous=synchronous,
+            database, max_pending=max_pending, synchronous=synchronous
         )
+        # Also for a shared store: the types are created (when absent) as it opens.
+        self.activity_types = self.store.include_activity_types(activity_types)
         # Memberships are re-evaluated in the same commit as a contact's new activities (also
         # for groups created later in the admin).
         install_contact_groups(self.store, contact_groups)

@@ -119,6 +119,16 @@ class ActivityStore:
         self._open_hooks: list[OpenHook] = []
         self.hook_failures = 0
 
+    def include_activity_types(self, types: Iterable[ActivityType]) -> tuple[ActivityType, ...]:
+        """Also create ``types`` (when absent) whenever the store opens; return them.
+
+        Call it before the store opens (an open store creates them at its next open, or use
+        :meth:`ensure_activity_types`).
+        """
+        chosen = tuple(types)
+        self._initial_types += chosen
+        return chosen
+
     def on_open(self, hook: OpenHook) -> None:
         """Run ``hook(connection)`` in the transaction that opens the store, after migrations."""
         self._open_hooks.append(hook)

@@ -51,6 +51,7 @@ class Visitor:
         self._delete_contact = False
         self._had_contact_cookie = False
         self._raw_landing: str | None = None
+        self._chosen = False
         self._write_landing = False
         self.revoked_contact: Contact | None = None
         self.response_started = False
@@ -65,6 +66,7 @@ class Visitor:
         if level is not None and _is_level(level.value):
             self._level = CookieLevel(int(level.value))
             self._write_level = level.reissue
+            self._chosen = True
         else:
             self._level = self._cookies.default_level
             # Global Privacy Control is an opt-out: without an explicit choice, don't track.
@@ -80,6 +82,12 @@ class Visitor:
         elif raw_contact is not None and not self._level.allows_tracking:
             self._delete_contact = True  # a contact cookie has no business below Visitor
         self._raw_landing = cookies.get(self._cookies.landing_page.name)
+
+    @property
+    def has_chosen(self) -> bool:
+        """True when the level is the visitor's own choice (a valid cookie, or set just now)."""
+        self._load()
+        return self._chosen
 
     @property
     def default_level(self) -> CookieLevel:
@@ -98,7 +106,7 @@ class Visitor:
         self._load()
         self._require_open_response("set_cookie_level")
         self._level = new_level
-        self._write_level = True
+        self._write_level = self._chosen = True
         if not new_level.allows_tracking:
             if self._guid is not None:
                 self.revoked_contact = Contact(self._guid)
@@ -192,6 +200,11 @@ def tracking_logger(connection: HTTPConnection, purpose: str) -> ActivityLogger:
 def get_cookie_level(request: HTTPConnection) -> CookieLevel:
     """The cookie level of the visitor making this request."""
     return tracking_logger(request, "read the cookie level").visitor.level
+
+
+def has_chosen_cookie_level(request: HTTPConnection) -> bool:
+    """True when the visitor chose a level (accepted or declined), False while on the default."""
+    return tracking_logger(request, "know whether the visitor chose").visitor.has_chosen
 
 
 def set_cookie_level(request: HTTPConnection, level: CookieLevel | int | str) -> CookieLevel:
