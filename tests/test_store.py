@@ -363,3 +363,22 @@ async def test_open_hooks_run_once_per_open_in_the_opening_transaction(database:
     with pytest.raises(RuntimeError, match="bad seed"):
         await failing.open()
     assert rows(database, "SELECT count(*) FROM sqlite_master WHERE name = 'never'") == [(0,)]
+
+
+async def test_an_erased_contact_is_not_brought_back(database: Path) -> None:
+    erased, other = uuid.uuid4(), uuid.uuid4()
+    async with ActivityStore(database) as store:
+        await store.insert_activities(erased, [NewActivity(type="click")])
+        # the erasure and an activity already on its way land in the same commit, in that order
+        outcomes = await asyncio.gather(
+            store.delete_contact(erased),
+            store.insert_activities(erased, [NewActivity(type="click"), NewActivity(type="x")]),
+            store.insert_activities(other, [NewActivity(type="click")]),
+        )
+        assert outcomes[0] is True
+        assert [r.status for r in outcomes[1]] == [LogStatus.NO_CONSENT, LogStatus.TYPE_UNKNOWN]
+        assert outcomes[2][0].logged
+        later = await store.insert_activities(erased, [NewActivity(type="click")])
+        assert later[0].status is LogStatus.NO_CONSENT
+        assert not await store.contact_exists(erased)
+        assert {a.contact for a in await store.activities()} == {other}

@@ -107,6 +107,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             created TEXT NOT NULL
         )""",
     ),
+    (
+        # Contacts erased on request or when consent was revoked: never brought back.
+        """CREATE TABLE erased_contacts (
+            guid TEXT NOT NULL PRIMARY KEY,
+            erased TEXT NOT NULL
+        ) WITHOUT ROWID""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

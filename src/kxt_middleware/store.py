@@ -323,8 +323,7 @@ class ActivityStore:
         writer = self._writer
         assert writer is not None
         outcomes: list[tuple[bool, Any]] = []
-        rows: list[tuple[Any, ...]] = []  # activity rows waiting for one executemany
-        contacts: dict[str, str] = {}  # their contacts' GUIDs and first-seen time stamps
+        pending: list[tuple[list[LogResult], list[tuple[Any, ...]]]] = []  # one insert's worth
         stored = 0
         touched: set[str] = set()
         try:
@@ -333,20 +332,16 @@ class ActivityStore:
             try:
                 for job in batch:
                     if job.activities is not None:
-                        result, new_rows = self._prepare(*job.activities)
+                        result, rows = self._prepare(*job.activities)
                         outcomes.append((True, result))
-                        if new_rows:
-                            rows += new_rows
-                            contacts.setdefault(new_rows[0][1], new_rows[0][7])
+                        pending.append((result, rows))
                     else:
                         # Keep the callers' order: what was logged before a function runs first.
-                        stored += await self._insert(writer, contacts, rows)
-                        touched.update(contacts)
-                        contacts, rows = {}, []
+                        stored += await self._insert(writer, pending, touched)
+                        pending = []
                         assert job.function is not None
                         outcomes.append(await self._run_in_savepoint(writer, job.function))
-                stored += await self._insert(writer, contacts, rows)
-                touched.update(contacts)
+                stored += await self._insert(writer, pending, touched)
                 if touched and self._hooks:
                     await self._run_hooks(writer, frozenset(touched))
                 await writer.execute("COMMIT")
@@ -430,9 +425,33 @@ class ActivityStore:
 
     @staticmethod
     async def _insert(
-        writer: aiosqlite.Connection, contacts: dict[str, str], rows: list[tuple[Any, ...]]
+        writer: aiosqlite.Connection,
+        pending: list[tuple[list[LogResult], list[tuple[Any, ...]]]],
+        touched: set[str],
     ) -> int:
-        """Insert the rows of many callers with two statements; return how many were new."""
+        """Insert the rows of many callers with two statements; return how many were new.
+
+        A contact that was erased stays erased: its activities (sent before the visitor revoked
+        consent, say) are answered "no consent" instead of bringing the contact back.
+        """
+        jobs = [(results, rows) for results, rows in pending if rows]
+        if not jobs:
+            return 0
+        guids = list({rows[0][1] for _, rows in jobs})  # one contact per caller
+        async with writer.execute(
+            f"SELECT guid FROM erased_contacts WHERE guid IN ({','.join('?' * len(guids))})",
+            guids,
+        ) as cursor:
+            erased = {row[0] async for row in cursor}
+        contacts: dict[str, str] = {}
+        rows: list[tuple[Any, ...]] = []
+        for results, job_rows in jobs:
+            guid = job_rows[0][1]
+            if guid in erased:
+                results[:] = [LogResult(LogStatus.NO_CONSENT) if r.logged else r for r in results]
+            else:
+                contacts.setdefault(guid, job_rows[0][7])
+                rows += job_rows
         if not rows:
             return 0
         await writer.executemany(
@@ -447,6 +466,7 @@ class ActivityStore:
             "?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uid) DO NOTHING",
             rows,
         )
+        touched.update(contacts)
         return writer.total_changes - before
 
     # -- activity types -----------------------------------------------------------------------
@@ -579,9 +599,18 @@ class ActivityStore:
     _read = read_connection
 
     async def delete_contact(self, contact: uuid.UUID) -> bool:
-        """Delete a contact and everything stored about it; False when it had no data."""
+        """Delete a contact and everything stored about it; False when it had no data.
+
+        The GUID is remembered as erased, so activities still on their way for it (or sent
+        with its old cookie) are not stored and do not bring the contact back.
+        """
 
         async def delete(connection: aiosqlite.Connection) -> bool:
+            await connection.execute(
+                "INSERT INTO erased_contacts (guid, erased) VALUES (?, ?) "
+                "ON CONFLICT (guid) DO NOTHING",
+                (str(contact), format_time(self.clock())),
+            )
             cursor = await connection.execute(
                 "DELETE FROM contacts WHERE guid = ?", (str(contact),)
             )
