@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
@@ -59,8 +61,26 @@ def main(argv: list[str] | None = None) -> None:
             flush=True,
         )
 
-    app = create_app(args.database, on_ready=announce)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    config = uvicorn.Config(
+        create_app(args.database), host=args.host, port=args.port, log_level="warning"
+    )
+    server = _AnnouncingServer(config, announce)
+    server.run()
+    if not server.started:  # the port was taken, or the site failed to start (uvicorn said why)
+        sys.exit(3)
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """A server that prints where the demo is once it really listens there."""
+
+    def __init__(self, config: uvicorn.Config, announce: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._announce = announce
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._announce()
 
 
 if __name__ == "__main__":

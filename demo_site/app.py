@@ -45,12 +45,17 @@ from kxt_middleware import (
     get_cookie_level,
     get_current_contact,
     has_chosen_cookie_level,
+    is_cross_site_request,
     is_in_contact_group,
     register_personalization,
     set_cookie_level,
 )
-from kxt_middleware.admin import admin_app
-from kxt_middleware.operators import create_operator, operator_exists, set_operator_password
+from kxt_middleware.admin import (
+    admin_app,
+    create_operator,
+    operator_exists,
+    set_operator_password,
+)
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATABASE = HERE / "data" / "demo.sqlite3"
@@ -98,12 +103,12 @@ class DemoFiles:
     @property
     def secret_file(self) -> Path:
         """The random signing key, so cookies and admin sessions survive restarts."""
-        return self.database.with_suffix(".secret")
+        return self.database.with_name(self.database.name + ".secret")
 
     @property
     def password_file(self) -> Path:
         """The demo operator's password (the operator is named ``demo``)."""
-        return self.database.with_suffix(".admin-password")
+        return self.database.with_name(self.database.name + ".admin-password")
 
     def secret_key(self) -> str:
         return _read_or_create(self.secret_file, lambda: secrets.token_urlsafe(32))[0]
@@ -197,6 +202,9 @@ async def cookie_settings(request: Request) -> Response:
 
 async def consent(request: Request) -> Response:
     """The banner's and the settings page's forms: POST, then back where the visitor was."""
+    if is_cross_site_request(request):
+        # Only the visitor, on this site, may give consent: never a form on another site.
+        return Response("consent is given on this site only", status_code=403)
     form = await request.form()
     choice = form.get("choice")
     if choice == "accept":
@@ -245,8 +253,8 @@ def create_app(
     files.database.parent.mkdir(parents=True, exist_ok=True)
     secret_key = files.secret_key()
     password = files.admin_password()
-    # One store for the site and the admin. Types are given to the store: with store=, the
-    # middleware uses it as it is.
+    # One store for the site and the admin; it creates the site's types when it opens (the
+    # middleware's activity_types= would do the same for a store it is given).
     store = ActivityStore(files.database, activity_types=[LOAN_CALCULATOR, CTA])
     admin = admin_app(secret_key=_derive(secret_key, "admin sessions"), store=store)
 

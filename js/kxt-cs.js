@@ -65,6 +65,8 @@
         } else {
           report(j.error == 'cookies_blocked' ? 'error_cookies_blocked' : 'error_bad_response', { status: r.status, body: j });
         }
+      }, function () {
+        report('error_bad_response', { status: r.status, body: null });
       });
     }, function (e) {
       report('error_other', e);

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -10,6 +14,8 @@ from starlette.testclient import TestClient
 
 from demo_site.__main__ import main
 from demo_site.app import DemoFiles, create_app
+
+from .test_server_shutdown import free_port
 
 BANNER = 'id="consent-banner"'
 OFFER = 'id="loan-offer"'
@@ -186,18 +192,34 @@ def test_a_lost_password_file_gets_a_new_password(database: Path) -> None:
         assert "<h1>Activities</h1>" in sign_in(client, new)
 
 
-def test_main_prints_the_url_and_the_admin_sign_in(
-    database: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    def run(app: object, *, host: str, port: int, log_level: str) -> None:
-        assert (host, port, log_level) == ("0.0.0.0", 9000, "warning")
-        with TestClient(app) as client:  # type: ignore[arg-type]
-            assert client.get("/").status_code == 200
+def test_main_prints_the_url_and_the_admin_sign_in_once_it_listens(database: Path) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "demo_site", "--port", str(port), "--database", str(database)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        lines = [server.stdout.readline() for _ in range(6)]
+        out = "".join(lines)
+        password = DemoFiles(database).admin_password()
+        assert f"Demo Bank: http://127.0.0.1:{port}/" in out
+        assert f"sign in as demo / {password}" in out
+        assert str(database) in out and "activities" in out
+        # Announced only once it listens: the page answers right away.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
+            assert page.status == 200
+        # A second demo on the same port says why it cannot start, and announces nothing.
+        second = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 3
+        assert "Demo Bank:" not in second.stdout
+        assert "address already in use" in second.stderr
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=30)
+    assert server.returncode in (0, -signal.SIGINT)  # uvicorn re-raises the signal it caught
 
-    monkeypatch.setattr("demo_site.__main__.uvicorn.run", run)
-    main(["--host", "0.0.0.0", "--port", "9000", "--database", str(database)])
-    out = capsys.readouterr().out
-    password = DemoFiles(database).admin_password()
-    assert "Demo Bank: http://0.0.0.0:9000/" in out
-    assert f"sign in as demo / {password}" in out
-    assert str(database) in out and "activities" in out
+
+def test_main_refuses_a_bad_port(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--port", "many"])
+    assert exit_info.value.code == 2
+    assert "invalid int value" in capsys.readouterr().err

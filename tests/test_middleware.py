@@ -28,6 +28,7 @@ from kxt_middleware import (
     ContactGroup,
     CookieLevel,
     CustomActivityData,
+    MiddlewareNotInstalledError,
     NoRequestContextError,
     StoreError,
     current_activity_logger,
@@ -378,7 +379,9 @@ def test_without_the_middleware_the_accessors_say_how_to_fix_it() -> None:
         return PlainTextResponse("unreachable")
 
     with TestClient(Starlette(routes=[Route("/", handler)])) as client:
-        with pytest.raises(AssertionError, match="ActivityTrackingMiddleware must be installed"):
+        with pytest.raises(
+            MiddlewareNotInstalledError, match="ActivityTrackingMiddleware must be installed"
+        ):
             client.get("/")
 
 

@@ -261,11 +261,33 @@ def test_a_store_belongs_to_one_event_loop(database: Path) -> None:
     first = asyncio.new_event_loop()
     try:
         first.run_until_complete(store.open())
-        with pytest.raises(StoreError, match="another event loop.*with TestClient"):
+        with pytest.raises(StoreError, match="another event loop, which has not ended"):
             asyncio.run(store.insert_activities(uuid.uuid4(), [NewActivity(type="click")]))
     finally:
         first.run_until_complete(store.close())
         first.close()
+
+
+def test_a_store_outlives_the_event_loop_that_opened_it(database: Path) -> None:
+    # Without a lifespan, each loop that ends (asyncio.run, TestClient without `with`) hands
+    # the store over to the next one.
+    store = ActivityStore(database)
+    contact = uuid.uuid4()
+
+    async def log(value: str) -> str:
+        [result] = await store.insert_activities(contact, [NewActivity(type="click", value=value)])
+        return result.status.value
+
+    assert asyncio.run(log("first")) == "logged"
+    assert asyncio.run(log("second")) == "logged"
+
+    async def values_then_close() -> list[str]:
+        values = [a.value for a in await store.activities(contact=contact, newest_first=False)]
+        await store.close()
+        return values
+
+    assert asyncio.run(values_then_close()) == ["first", "second"]
+    assert not store.is_open
 
 
 CRASHING_WRITER = textwrap.dedent(
@@ -376,9 +398,9 @@ async def test_an_erased_contact_is_not_brought_back(database: Path) -> None:
             store.insert_activities(other, [NewActivity(type="click")]),
         )
         assert outcomes[0] is True
-        assert [r.status for r in outcomes[1]] == [LogStatus.NO_CONSENT, LogStatus.TYPE_UNKNOWN]
+        assert [r.status for r in outcomes[1]] == [LogStatus.CONTACT_ERASED, LogStatus.TYPE_UNKNOWN]
         assert outcomes[2][0].logged
         later = await store.insert_activities(erased, [NewActivity(type="click")])
-        assert later[0].status is LogStatus.NO_CONSENT
+        assert later[0].status is LogStatus.CONTACT_ERASED
         assert not await store.contact_exists(erased)
         assert {a.contact for a in await store.activities()} == {other}

@@ -13,6 +13,7 @@ from .cookie_level import CookieLevel
 from .cross_site import cross_site_snippet
 from .errors import (
     KxtError,
+    MiddlewareNotInstalledError,
     NoRequestContextError,
     StoreClosedError,
     StoreError,
@@ -27,6 +28,7 @@ from .groups import (
 )
 from .logger import ActivityLogger, get_activity_logger
 from .middleware import ActivityTrackingMiddleware
+from .origin import is_cross_site_request
 from .personalization import (
     contact_groups,
     is_in_all_contact_groups,
@@ -59,6 +61,7 @@ __all__ = [
     "KxtError",
     "LogResult",
     "LogStatus",
+    "MiddlewareNotInstalledError",
     "NoRequestContextError",
     "StoreClosedError",
     "StoreError",
@@ -76,6 +79,7 @@ __all__ = [
     "get_current_contact",
     "has_chosen_cookie_level",
     "install_contact_groups",
+    "is_cross_site_request",
     "is_in_all_contact_groups",
     "is_in_any_contact_group",
     "is_in_contact_group",

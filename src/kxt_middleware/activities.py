@@ -32,13 +32,21 @@ class LogStatus(str, Enum):
     NO_CONSENT = "no_consent"
     TYPE_DISABLED = "type_disabled"
     TYPE_UNKNOWN = "type_unknown"
+    CONTACT_ERASED = "contact_erased"
 
 
 _REASONS = {
     LogStatus.LOGGED: "the activity was stored",
-    LogStatus.NO_CONSENT: "the visitor has not consented to tracking (cookie level below Visitor)",
+    LogStatus.NO_CONSENT: (
+        "the contact has not consented to tracking (a cookie level below Visitor, or no "
+        "agreement to the tracking consent through the headless API)"
+    ),
     LogStatus.TYPE_DISABLED: "the activity type is disabled",
     LogStatus.TYPE_UNKNOWN: "no activity type has this code name",
+    LogStatus.CONTACT_ERASED: (
+        "the contact was erased (consent withdrawn, or deleted by an operator); nothing was "
+        "stored for it, and a visitor who still consents continues as a new contact"
+    ),
 }
 
 

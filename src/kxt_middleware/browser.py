@@ -16,6 +16,7 @@ from .activities import ActivitySource, LogResult, NewActivity
 from .cookie_level import CookieLevel
 from .errors import StoreOverloadedError
 from .logger import ActivityLogger
+from .origin import other_site
 from .script import TrackingScript
 
 # Activity ids derived from a page visit's id, so a retried page visit adds no second landing page.
@@ -138,7 +139,7 @@ async def log_page_activities(
             )
             activities.append(landing)
     try:
-        results = await logger.tracker.log(visitor.contact(), activities)
+        results = await logger.tracker.log_for_visitor(visitor, activities)
     except StoreOverloadedError as exc:
         raise RequestError(503, "overloaded", str(exc)) from None
     by_id = dict(zip((a.id for a in activities), results, strict=True))
@@ -172,7 +173,10 @@ async def read_json(scope: Scope, receive: Receive, headers: Headers, max_body: 
     kind = headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in ("text/plain", "application/json", ""):
         raise RequestError(
-            415, "unsupported_media_type", "send the JSON body as text/plain or JSON"
+            415,
+            "unsupported_media_type",
+            f"{kind} is not accepted: send the JSON body with Content-Type: application/json "
+            "(or text/plain)",
         )
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_body:
@@ -191,6 +195,8 @@ async def read_json(scope: Scope, receive: Receive, headers: Headers, max_body: 
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RequestError(400, "malformed_json", f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise RequestError(400, "malformed_json", "the body's JSON is nested too deeply") from None
 
 
 def allow_methods(method: str, *allowed: str) -> None:
@@ -207,16 +213,9 @@ def _too_large(limit: int) -> RequestError:
 
 def _refuse_other_sites(headers: Headers) -> None:
     """Refuse requests a page of another site made: they must not log for our visitors."""
-    fetch_site = headers.get("sec-fetch-site")
-    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        raise RequestError(403, "cross_site_request", f"requests from {fetch_site} are refused")
-    origin = headers.get("origin")
-    if origin is not None:
-        host = headers.get("host", "")
-        scheme, _, netloc = origin.partition("://")
-        default_port = {"http": ":80", "https": ":443"}.get(scheme, "")
-        if netloc.removesuffix(default_port) != host.removesuffix(default_port):
-            raise RequestError(403, "cross_site_request", f"requests from {origin} are refused")
+    site = other_site(headers)
+    if site is not None:
+        raise RequestError(403, "cross_site_request", f"requests from {site} are refused")
 
 
 def _activity(index: int, item: Any, source: ActivitySource, site: str | None) -> NewActivity:

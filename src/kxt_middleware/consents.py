@@ -10,7 +10,7 @@ import aiosqlite
 
 from .activities import format_time
 from .activity_types import DISPLAY_NAME_MAX, check_text, validate_code_name
-from .errors import KxtError
+from .errors import ContactErasedError, KxtError
 from .store import ActivityStore
 
 SHORT_TEXT_MAX = 1_000
@@ -93,9 +93,21 @@ async def has_agreed(store: ActivityStore, contact: uuid.UUID, consent: str) -> 
 async def set_agreement(
     store: ActivityStore, contact: uuid.UUID, consent: str, agree: bool
 ) -> None:
-    """Record the contact's agreement to (or revocation of) a consent."""
+    """Record the contact's agreement to (or revocation of) a consent.
+
+    Raises ContactErasedError for a contact that was erased: it stays erased (a visitor who
+    agrees again continues as a new contact).
+    """
 
     async def record(connection: aiosqlite.Connection) -> None:
+        async with connection.execute(
+            "SELECT 1 FROM erased_contacts WHERE guid = ?", (str(contact),)
+        ) as cursor:
+            if await cursor.fetchone() is not None:
+                raise ContactErasedError(
+                    f"contact {contact} was erased and stays erased; create a new contact "
+                    "for this visitor"
+                )
         stamp = format_time(store.clock())
         await connection.execute(
             "INSERT INTO contacts (guid, created) VALUES (?, ?) ON CONFLICT (guid) DO NOTHING",

@@ -11,12 +11,20 @@ class NoRequestContextError(KxtError, RuntimeError):
     """Raised when a request-scoped logger is asked for where no request is being handled."""
 
 
+class MiddlewareNotInstalledError(KxtError, RuntimeError):
+    """Raised when a request helper is used on an app without ActivityTrackingMiddleware."""
+
+
 class UnknownActivityTypeError(KxtError, LookupError):
     """Raised when an activity type that does not exist is edited."""
 
 
 class StoreError(KxtError):
     """Raised when the activity store cannot do what was asked (see the message)."""
+
+
+class ContactErasedError(StoreError):
+    """Raised when a consent is recorded for a contact that was erased: use a new contact."""
 
 
 class StoreOverloadedError(StoreError):

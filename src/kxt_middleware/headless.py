@@ -17,7 +17,7 @@ from .activity_types import BUILT_IN_TYPES
 from .api_keys import Channel, authenticate
 from .browser import RequestError, allow_methods, read_json
 from .consents import consent_json, get_consent, has_agreed, set_agreement
-from .errors import StoreOverloadedError
+from .errors import ContactErasedError, StoreOverloadedError
 from .openapi import openapi_document
 from .tracking import ActivityTracker
 from .visitor import Contact
@@ -32,6 +32,7 @@ _RESULT_STATUS = {
     LogStatus.NO_CONSENT: 403,
     LogStatus.TYPE_UNKNOWN: 404,
     LogStatus.TYPE_DISABLED: 422,
+    LogStatus.CONTACT_ERASED: 410,
 }
 
 
@@ -43,6 +44,7 @@ class HeadlessApi:
     tracker: ActivityTracker
     tracking_consent: str = "tracking"
     require_consent: bool = True
+    erase_on_revoke: bool = True
     cors_origins: frozenset[str] = field(default_factory=frozenset)
     max_body: int = 256 * 1024
     max_activities: int = 100
@@ -90,7 +92,18 @@ class HeadlessApi:
                 agree = body.get("agree")
                 if not isinstance(agree, bool):
                     raise RequestError(422, "invalid_body", 'expected {"agree": true|false}')
-                await _overload_safe(set_agreement(store, contact, consent, agree))
+                try:
+                    await _overload_safe(set_agreement(store, contact, consent, agree))
+                except ContactErasedError as exc:
+                    raise RequestError(
+                        410,
+                        "contact_erased",
+                        f"{exc} (POST {self.prefix}/contacts gives a new one)",
+                    ) from None
+                if not agree and consent == self.tracking_consent and self.erase_on_revoke:
+                    # As in the browser: revoking tracking erases what was stored about the
+                    # contact, and its GUID can never be tracked again.
+                    await _overload_safe(store.delete_contact(contact))
             return JSONResponse({"isAgreed": await has_agreed(store, contact, consent)})
         if match := _CONSENT.fullmatch(route):
             allow_methods(method, "GET")

@@ -55,7 +55,7 @@ class ActivityLogger:
             referrer=self.referrer if data.referrer is None else data.referrer,
             source=ActivitySource.SERVER,
         )
-        [result] = await self.tracker.log(self.visitor.contact(), [activity])
+        [result] = await self.tracker.log_for_visitor(self.visitor, [activity])
         return result
 
 

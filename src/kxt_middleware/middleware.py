@@ -114,6 +114,7 @@ class ActivityTrackingMiddleware:
             tracker=self.tracker,
             tracking_consent=validate_code_name(tracking_consent),
             require_consent=headless_requires_consent,
+            erase_on_revoke=erase_on_revoke,
             cors_origins=allowed_origins(headless_origins),
         )
 
@@ -142,6 +143,10 @@ class ActivityTrackingMiddleware:
                     headers = MutableHeaders(scope=message)
                     for cookie in cookies:
                         headers.append("set-cookie", cookie)
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                # What runs after the last byte (background tasks) runs after the response:
+                # current_activity_logger() says so there instead of logging for it.
+                logger.finished = True
             await send(message)
 
         route = _below(scope, self.prefix) if scope["type"] == "http" else None

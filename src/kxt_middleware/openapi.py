@@ -47,7 +47,7 @@ _RESULT = {
     "type": "object",
     "required": ["status"],
     "properties": {
-        "status": {"type": "integer", "enum": [202, 400, 403, 404, 422]},
+        "status": {"type": "integer", "enum": [202, 400, 403, 404, 410, 422]},
         "id": {"type": "string"},
         "error": {"type": "string"},
         "detail": {"type": "string"},
@@ -96,6 +96,10 @@ def openapi_document(prefix: str) -> dict[str, Any]:
                 },
                 "post": {
                     "summary": "Agree to or revoke the consent",
+                    "description": (
+                        "Revoking the tracking consent erases the contact (with erase_on_revoke, "
+                        "the default); an erased contact answers 410 and stays erased."
+                    ),
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -108,7 +112,7 @@ def openapi_document(prefix: str) -> dict[str, Any]:
                             }
                         },
                     },
-                    "responses": {"200": _AGREEMENT, **_errors(400, 401, 404, 413, 422)},
+                    "responses": {"200": _AGREEMENT, **_errors(400, 401, 404, 410, 413, 415, 422)},
                 },
             },
             f"{prefix}/consents/{{consent}}": {

@@ -151,6 +151,7 @@ class ActivityStore:
 
     async def open(self) -> None:
         """Open (creating and migrating) the database and start the writer; safe to call twice."""
+        await self._forget_ended_loop()
         async with self._open_lock:
             if self._task is not None:
                 return
@@ -175,6 +176,7 @@ class ActivityStore:
 
     async def close(self) -> None:
         """Commit every pending write, stop the writer and close the database (reopenable)."""
+        await self._forget_ended_loop()
         async with self._open_lock:
             if self._task is None or self._queue is None:
                 return
@@ -189,6 +191,37 @@ class ActivityStore:
                 self._writer = self._reader = None
                 self._task = self._queue = self._loop = None
                 self._closing = False
+
+    async def _forget_ended_loop(self) -> None:
+        """Let a new event loop take over a store whose loop has ended.
+
+        Without a lifespan the store opens lazily on the loop of the first request. When that
+        loop ends (``TestClient(app)`` used without ``with`` runs every request on a loop of its
+        own), its writer task ended with it; the connections live in their own threads, so they
+        are closed here and the store reopens on the running loop. A loop that has not been
+        closed keeps the store: two loops never share one writer.
+        """
+        old = self._loop
+        if old is None or old is asyncio.get_running_loop() or not old.is_closed():
+            return
+        queue, connections = self._queue, (self._writer, self._reader)
+        self._writer = self._reader = None
+        self._task = self._queue = self._loop = None
+        self._closing = False
+        self._open_lock = asyncio.Lock()
+        unfinished = 0
+        while queue is not None and not queue.empty():
+            if queue.get_nowait() is not _STOP:
+                unfinished += 1
+        if unfinished:  # their callers were cancelled with their loop: never acknowledged
+            log.warning(
+                "%d writes were still queued when the event loop that opened the activity store "
+                "ended; they were not committed and their callers were cancelled",
+                unfinished,
+            )
+        for connection in connections:
+            if connection is not None:
+                await connection.close()
 
     async def __aenter__(self) -> ActivityStore:
         await self.open()
@@ -259,12 +292,15 @@ class ActivityStore:
             raise StoreClosedError(
                 f"the activity store {self.database!r} is closing; nothing more can be written"
             )
+        if asyncio.get_running_loop() is not self._loop:
+            await self._forget_ended_loop()
         if not self.is_open:
             await self.open()
         if asyncio.get_running_loop() is not self._loop:
             raise StoreError(
-                "the activity store was opened on another event loop; run the app with its "
-                "lifespan (for tests: `with TestClient(app) as client:`) so one loop owns it"
+                "the activity store belongs to another event loop, which has not ended; give each "
+                "loop its own ActivityStore, or run the app with its lifespan (for tests: "
+                "`with TestClient(app) as client:`) so one loop owns it"
             )
         assert self._queue is not None
         try:
@@ -432,7 +468,7 @@ class ActivityStore:
         """Insert the rows of many callers with two statements; return how many were new.
 
         A contact that was erased stays erased: its activities (sent before the visitor revoked
-        consent, say) are answered "no consent" instead of bringing the contact back.
+        consent, say) are answered "contact erased" instead of bringing the contact back.
         """
         jobs = [(results, rows) for results, rows in pending if rows]
         if not jobs:
@@ -448,7 +484,8 @@ class ActivityStore:
         for results, job_rows in jobs:
             guid = job_rows[0][1]
             if guid in erased:
-                results[:] = [LogResult(LogStatus.NO_CONSENT) if r.logged else r for r in results]
+                erased_result = LogResult(LogStatus.CONTACT_ERASED)
+                results[:] = [erased_result if r.logged else r for r in results]
             else:
                 contacts.setdefault(guid, job_rows[0][7])
                 rows += job_rows
@@ -591,6 +628,7 @@ class ActivityStore:
 
     async def read_connection(self) -> aiosqlite.Connection:
         """The read-only connection (opening the store if needed); never write through it."""
+        await self._forget_ended_loop()
         if not self.is_open:
             await self.open()
         assert self._reader is not None

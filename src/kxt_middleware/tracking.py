@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from .activities import LogResult, LogStatus, NewActivity
 from .store import ActivityStore
-from .visitor import Contact
+from .visitor import Contact, Visitor
 
 log = logging.getLogger("kxt_middleware")
 
@@ -39,4 +39,19 @@ class ActivityTracker:
                     self.not_logged.get(result.status.value, 0) + 1
                 )
                 log.debug("activity not logged: %s", result.reason)
+        return results
+
+    async def log_for_visitor(
+        self, visitor: Visitor, activities: Sequence[NewActivity]
+    ) -> list[LogResult]:
+        """Log ``activities`` for the visitor's contact (created now if it consents).
+
+        When the store says that contact was erased (an operator deleted it while its cookie
+        lived on), the visitor forgets it: the contact cookie is removed, and if the visitor
+        still consents, the next activity starts a new contact.
+        """
+        contact = visitor.contact()
+        results = await self.log(contact, activities)
+        if contact is not None and any(r.status is LogStatus.CONTACT_ERASED for r in results):
+            visitor.forget_contact(contact)
         return results

@@ -11,7 +11,7 @@ from starlette.types import Scope
 
 from .cookie_level import CookieLevel
 from .cookies import SignedCookie
-from .errors import NoRequestContextError
+from .errors import MiddlewareNotInstalledError, NoRequestContextError
 
 if TYPE_CHECKING:
     from .logger import ActivityLogger
@@ -145,6 +145,14 @@ class Visitor:
             self._delete_contact = False
         return Contact(self._guid)
 
+    def forget_contact(self, contact: Contact) -> None:
+        """Drop ``contact`` (erased from the store) and remove its cookie if the response allows."""
+        if self._guid != contact.guid:
+            return
+        self._guid = None
+        self._write_contact = False
+        self._delete_contact = not self.response_started
+
     def _require_open_response(self, action: str) -> None:
         if self.response_started:
             raise NoRequestContextError(
@@ -188,12 +196,13 @@ def _is_guid(text: str) -> bool:
 
 
 def tracking_logger(connection: HTTPConnection, purpose: str) -> ActivityLogger:
-    """The request's logger, or an AssertionError saying how to install the middleware."""
+    """The request's logger; MiddlewareNotInstalledError saying how to install the middleware."""
     logger: ActivityLogger | None = connection.scope.get(SCOPE_KEY)
-    assert logger is not None, (
-        f"ActivityTrackingMiddleware must be installed to {purpose}: add "
-        "Middleware(ActivityTrackingMiddleware, secret_key=...) to the app's middleware"
-    )
+    if logger is None:
+        raise MiddlewareNotInstalledError(
+            f"ActivityTrackingMiddleware must be installed to {purpose}: add "
+            "Middleware(ActivityTrackingMiddleware, secret_key=...) to the app's middleware"
+        )
     return logger
 
 
