@@ -67,6 +67,24 @@ def test_consent_redirects_only_within_the_site(database: Path) -> None:
         assert client.post("/consent", data={"choice": "maybe"}).status_code == 400
 
 
+def test_another_site_cannot_switch_tracking_on(database: Path) -> None:
+    with TestClient(create_app(database)) as client:
+        for headers in (
+            {"sec-fetch-site": "cross-site"},
+            {"origin": "https://evil.example"},
+        ):
+            answer = client.post("/consent", data={"choice": "accept"}, headers=headers)
+            assert answer.status_code == 403
+            assert "CMSCookieLevel" not in client.cookies
+        same = client.post(
+            "/consent",
+            data={"choice": "accept"},
+            headers={"sec-fetch-site": "same-origin", "origin": "http://testserver"},
+            follow_redirects=False,
+        )
+        assert same.status_code == 303 and "CMSCookieLevel" in client.cookies
+
+
 def test_accept_calculate_then_the_home_page_shows_the_offer(database: Path) -> None:
     with TestClient(create_app(database)) as client:
         client.post("/consent", data={"choice": "accept"})

@@ -256,3 +256,52 @@ def test_api_keys_are_hashed_listed_and_revocable(database: Path) -> None:
     with closing(sqlite3.connect(database)) as connection:
         hashes = [h for (h,) in connection.execute("SELECT secret_hash FROM api_keys")]
     assert all(len(h) == 64 for h in hashes)  # only SHA-256 digests are stored
+
+
+def test_revoking_tracking_erases_the_contact_for_good(
+    api: tuple[TestClient, str, str, str], database: Path
+) -> None:
+    client, _, _, channel = api
+    contact = client.post(f"{P}/contacts").json()["contact"]
+    agree(client, contact)
+    body = {"channel": channel, "contact": contact, "activities": [{"type": "click", "value": "a"}]}
+    assert client.post(f"{P}/activities", json=body).json()["results"][0]["status"] == 202
+    url = f"{P}/contacts/{contact}/consents/tracking"
+    assert client.post(url, json={"agree": False}).json() == {"isAgreed": False}
+    assert stored(database) == []  # as in the browser: revoking erases what was stored
+    again = client.post(url, json={"agree": True})
+    assert again.status_code == 410 and again.json()["error"] == "contact_erased"
+    assert f"POST {P}/contacts" in again.json()["detail"]
+    assert client.get(url).json() == {"isAgreed": False}
+    refused = client.post(f"{P}/activities", json=body).json()["results"][0]
+    assert refused["status"] == 403
+    assert stored(database) == []
+
+
+def test_an_erased_contact_is_answered_410_without_consent_enforcement(
+    make_app: AppFactory, database: Path
+) -> None:
+    token, _, channel = prepare(database)
+    contact = uuid.uuid4()
+
+    async def erase() -> None:
+        async with ActivityStore(database) as store:
+            await store.delete_contact(contact)
+
+    asyncio.run(erase())
+    with TestClient(make_app(headless_requires_consent=False)) as client:
+        client.headers["authorization"] = f"Bearer {token}"
+        activities = [{"type": "custom_loan_calculator", "value": "1"}]
+        body = {"channel": channel, "contact": str(contact), "activities": activities}
+        [result] = client.post(f"{P}/activities", json=body).json()["results"]
+    assert result["status"] == 410 and result["error"] == "contact_erased"
+    assert stored(database) == []
+
+
+def test_bodies_that_are_not_json_objects_say_why(api: tuple[TestClient, str, str, str]) -> None:
+    client, *_ = api
+    deep = client.post(f"{P}/activities", content=b"[" * 100_000 + b"]" * 100_000)
+    assert deep.status_code == 400 and deep.json()["error"] == "malformed_json"
+    form = client.post(f"{P}/activities", data={"channel": "x"})
+    assert form.status_code == 415
+    assert "Content-Type: application/json" in form.json()["detail"]

@@ -476,3 +476,89 @@ def test_activity_types_reach_a_shared_store(database: Path, opened_by_the_app: 
         client.post("/consent", json={})
         assert client.post("/calculate").json()["status"] == "logged"
     assert not store.is_open
+
+
+def test_current_logger_in_a_background_task_says_why(make_app: AppFactory) -> None:
+    # A background task runs after the response, even for a visitor whose contact exists.
+    outcomes: list[object] = []
+
+    def attempt() -> None:
+        try:
+            outcomes.append(current_activity_logger())
+        except NoRequestContextError as exc:
+            outcomes.append(exc)
+
+    async def handler(request: Request) -> Response:
+        attempt()  # while handling: the logger of this request
+        return PlainTextResponse("ok", background=BackgroundTask(attempt))
+
+    app = make_app()
+    app.router.routes.append(Route("/task", handler))
+    with TestClient(app) as client:
+        client.post("/consent", json={})
+        client.post("/calculate")  # the contact exists
+        client.get("/task")
+    assert not isinstance(outcomes[0], Exception)
+    assert isinstance(outcomes[1], NoRequestContextError)
+
+
+def test_a_contact_deleted_while_the_visitor_consents_starts_anew(
+    make_app: AppFactory, database: Path
+) -> None:
+    with TestClient(make_app()) as client:
+        client.post("/consent", json={})
+        first = client.post("/calculate").json()["contact"]
+        assert client.portal is not None
+
+        async def delete() -> None:  # as an operator would, from the admin or the CLI
+            async with ActivityStore(database) as own:
+                assert await own.delete_contact(uuid.UUID(first))
+
+        client.portal.call(delete)
+        erased = client.post("/calculate").json()
+        assert erased["status"] == "contact_erased"
+        # The endpoint asked for the contact afterwards: the visitor, still consenting, got a
+        # new one, and the erased GUID's cookie is gone.
+        assert erased["contact"] not in (None, first)
+        assert first.replace("-", "") not in client.cookies["CurrentContact"]
+        again = client.post("/calculate").json()
+        assert again == {"status": "logged", "id": again["id"], "contact": erased["contact"]}
+    assert stored(database, "SELECT count(*) FROM activities") == [(1,)]
+
+
+def test_without_lifespan_every_request_loop_can_use_the_store(
+    make_app: AppFactory, database: Path
+) -> None:
+    app = make_app()
+    client = TestClient(app)  # no `with`: each request runs on a loop of its own
+    client.post("/consent", json={})
+    statuses = [client.post("/calculate").json()["status"] for _ in range(3)]
+    assert statuses == ["logged"] * 3
+    with TestClient(app) as managed:  # and a lifespan afterwards takes it over cleanly
+        managed.cookies = client.cookies
+        assert managed.post("/calculate").json()["status"] == "logged"
+    assert stored(database, "SELECT count(*) FROM activities") == [(4,)]
+
+
+def test_an_erased_contacts_cookie_is_removed(make_app: AppFactory, database: Path) -> None:
+    async def log_only(request: Request) -> Response:
+        result = await get_activity_logger(request).log("custom_loan_calculator")
+        return JSONResponse({"status": result.status.value, "reason": result.reason})
+
+    app = make_app()
+    app.router.routes.append(Route("/log", log_only, methods=["POST"]))
+    with TestClient(app) as client:
+        client.post("/consent", json={})
+        guid = uuid.UUID(client.post("/calculate").json()["contact"])
+
+        async def delete() -> None:
+            async with ActivityStore(database) as own:
+                await own.delete_contact(guid)
+
+        assert client.portal is not None
+        client.portal.call(delete)
+        response = client.post("/log")
+        assert response.json()["status"] == "contact_erased"
+        assert "continues as a new contact" in response.json()["reason"]
+        assert "Max-Age=0" in set_cookies(response)["CurrentContact"]
+        assert "CurrentContact" not in client.cookies

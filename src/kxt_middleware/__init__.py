@@ -12,6 +12,7 @@ from .context import current_activity_logger
 from .cookie_level import CookieLevel
 from .cross_site import cross_site_snippet
 from .errors import (
+    ContactErasedError,
     KxtError,
     MiddlewareNotInstalledError,
     NoRequestContextError,
@@ -55,6 +56,7 @@ __all__ = [
     "ActivityTrackingMiddleware",
     "ActivityType",
     "Contact",
+    "ContactErasedError",
     "ContactGroup",
     "CookieLevel",
     "CustomActivityData",
