@@ -26,6 +26,9 @@
   var known = false;
   var agreed = false;
   var held = [];
+  // Consent changes so far: an answer to a request sent before the latest change must not set
+  // the level (a late answer would switch tracking back on after a revoke).
+  var changes = 0;
   var handlers = [];
   var early = [];
 
@@ -51,7 +54,10 @@
     return h;
   }
 
+  // done(answer, fresh) runs on a 2xx answer; fresh is false when the consent changed since the
+  // request was sent (its level is out of date).
   function post(path, body, done) {
+    var at = changes;
     fetch(base + path, {
       method: 'POST',
       body: JSON.stringify(body),
@@ -61,7 +67,7 @@
     }).then(function (r) {
       return r.json().then(function (j) {
         if (r.ok) {
-          if (done) done(j);
+          if (done) done(j, at == changes);
         } else {
           report(j.error == 'cookies_blocked' ? 'error_cookies_blocked' : 'error_bad_response', { status: r.status, body: j });
         }
@@ -73,16 +79,22 @@
     });
   }
 
-  function sent(j) {
-    level = j.level;
+  function sent(j, fresh) {
+    if (fresh) level = j.level;
     for (var i = 0; i < j.results.length; i++) {
       if (j.results[i].status != 'logged') report('error_bad_response', j.results[i]);
     }
   }
 
+  // Send what is held, in batches of at most 20 activities (the server's limit) and 60,000
+  // bytes of JSON (a keepalive body may not exceed 64 KiB); a larger activity goes alone.
   function flush() {
     if (!known || level < 200) return;
-    while (held.length) post('activities', { activities: held.splice(0, 20), agreed: agreed }, sent);
+    while (held.length) {
+      var n = 1;
+      while (n < 20 && n < held.length && new Blob([JSON.stringify(held.slice(0, n + 1))]).size < 60000) n++;
+      post('activities', { activities: held.splice(0, n), agreed: agreed }, sent);
+    }
   }
 
   function log(activity) {
@@ -99,7 +111,13 @@
 
   var commands = {
     init: function () {
-      post('init', {}, function (j) { level = j.level; known = true; flush(); });
+      post('init', {}, function (j, fresh) {
+        if (fresh) {
+          level = j.level;
+          known = true;
+          flush();
+        }
+      });
     },
     pagevisit: function () {
       log({ type: 'pagevisit', title: d.title });
@@ -112,12 +130,20 @@
       log({ type: text(o.type), value: text(o.value), title: text(o.title) });
     },
     consentagree: function () {
-      post('consent', { agree: true }, function (j) { level = j.level; known = agreed = true; flush(); });
+      changes++;
+      post('consent', { agree: true }, function (j, fresh) {
+        if (!fresh) return;
+        level = j.level;
+        known = agreed = true;
+        flush();
+      });
     },
     consentrevoke: function () {
+      changes++;
       held = [];
+      level = -1; // nothing is sent until the server answers with the new level
       agreed = false;
-      post('consent', { agree: false }, function (j) { level = j.level; });
+      post('consent', { agree: false }, function (j, fresh) { if (fresh) level = j.level; });
     },
     onerror: function (fn) {
       if (typeof fn != 'function') return;

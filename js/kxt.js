@@ -17,7 +17,8 @@
 //   fn('consentagree') / fn('consentrevoke')    give or withdraw consent to tracking
 //   fn('onerror', function (name, detail) {})   hear 'error_bad_response' ({status, body}),
 //                                               'error_not_logged' (the result object) and
-//                                               'error_other' (the error)
+//                                               'error_other' (the error: a request that
+//                                               failed on the network, an unknown command)
 //
 // Protocol: POST P/browser/activities {"activities": [{id, type, value, title, url, referrer}]}
 // and POST P/browser/consent {"agree": true|false}; both answer JSON with the visitor's "level".
@@ -51,20 +52,30 @@
         : ([1e7] + -1e3 + -4e3 + -8e3 + -1e11).replace(/[018]/g, x =>
             (x ^ (k.getRandomValues(new Uint8Array(1))[0] & (15 >> (x / 4)))).toString(16)
           ),
+    // Consent changes so far: an answer to a request sent before the latest change must not
+    // set the level (a late answer would switch tracking back on after a revoke).
+    n = 0,
     // POST `o` as JSON text to p + `t`, as a CORS-simple request: a string body makes fetch
     // and sendBeacon send `Content-Type: text/plain;charset=UTF-8`, and fetch's default
     // credentials mode is 'same-origin'. keepalive lets the request outlive the page, so a
     // click that navigates away is never delayed. Without fetch, or when fetch throws, send a
-    // beacon; when the fetch fails on the network, retry once with a beacon (same body, hence
-    // the same activity ids: the server stores each id once). `done(answer)` runs on 2xx only.
-    t = (t, o, done) => {
+    // beacon (error_other if it is not queued); when the fetch fails on the network, report
+    // error_other and retry once with a beacon (same body, hence the same activity ids: the
+    // server stores each id once). `done(answer)` runs once the request is over, whatever
+    // the outcome (the answer is {} when there is none), before errors are reported: a
+    // handler that throws cannot stop the sending.
+    t = (t, o, done, i) => {
       t = p + t;
       o = JSON.stringify(o);
-      var y = x => {
+      i = n;
+      var y = (x, e) => {
         try {
-          if (navigator.sendBeacon(t, o)) return;
-        } catch (z) {}
-        r('error_other', x);
+          e = !navigator.sendBeacon(t, o) || e;
+        } catch (z) {
+          e = 1;
+        }
+        done({});
+        e && r('error_other', x);
       };
       try {
         fetch(t, { method: 'POST', body: o, keepalive: !0 }).then(
@@ -72,30 +83,36 @@
             z
               .json()
               .then(null, () => {}) // a body that is not JSON reads as undefined
-              .then(j =>
-                z.ok
-                  ? ((j = j || {}),
-                    // the server knows the current level best
-                    j.level != null && (l = j.level),
-                    done(j))
-                  : r('error_bad_response', { status: z.status, body: j })
-              ),
-          y
+              .then(j => {
+                // the server knows the current level best
+                z.ok && i == n && j && j.level != null && (l = j.level);
+                done(j || {});
+                z.ok || r('error_bad_response', { status: z.status, body: j });
+              }),
+          x => y(x, 1)
         );
       } catch (x) {
         y(x);
       }
     },
     // Send activities; a result other than "logged" is reported as error_not_logged. `k` (if
-    // any) runs once they are answered.
+    // any) runs once the request is over, first.
     g = (x, k) =>
       t('/activities', { activities: x }, j => {
-        (j.results || []).forEach(y => y.status != 'logged' && r('error_not_logged', y));
         k && k();
+        (j.results || []).forEach(y => y.status != 'logged' && r('error_not_logged', y));
       }),
-    // Send what waits in h once the visitor consented: 20 activities per request (the server's
-    // limit), each batch after the previous one is answered, so they are stored in order.
-    z = () => l >= 200 && h[0] && g(h.splice(0, 20), z),
+    // Send what waits in h once the visitor consented, each batch after the previous one is
+    // over (so they are stored in order, and a failed batch does not stop the rest): at most
+    // 20 activities (the server's limit) and 60,000 bytes of JSON (a keepalive body may not
+    // exceed 64 KiB); a single larger activity goes alone, and its failure is reported.
+    z = x => {
+      if (l >= 200 && h[0]) {
+        for (x = 1; x < 20 && h[x] && new Blob([JSON.stringify(h.slice(0, x + 1))]).size < 6e4; )
+          x++;
+        g(h.splice(0, x), z);
+      }
+    },
     // Log an activity: it waits in h, sent at the end of this task if the visitor consented.
     // (A microtask: it runs as soon as the click handler returns, and the click never waits.)
     v = (x, o) => {
@@ -114,7 +131,9 @@
     // Agree (x true) or withdraw consent. Withdrawing drops what is held at once, and nothing
     // is sent until the server answers with the new level. Agreeing sends what is held once
     // the server has raised the level.
+    // Either way, answers to requests sent before no longer set the level.
     m = x => {
+      n++;
       x || ((h = []), (l = 0));
       t('/consent', { agree: x }, z);
     },

@@ -11,9 +11,18 @@ from typing import Any
 
 import pytest
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from kxt_middleware import ActivityType, CookieLevel, StoreOverloadedError
+from kxt_middleware import (
+    ActivityType,
+    CookieLevel,
+    StoreOverloadedError,
+    get_activity_logger,
+    is_cross_site_request,
+)
 from kxt_middleware.script import TrackingScript
 from kxt_middleware.tracking import ActivityTracker
 
@@ -169,9 +178,7 @@ def test_revoking_never_leaves_a_tracking_level(make_app: AppFactory) -> None:
         (b"[]", 422, "invalid_body"),
         (b'{"activities": []}', 422, "invalid_body"),
         (b'{"activities": "x"}', 422, "invalid_body"),
-        (b'{"activities": [1]}', 422, "invalid_activity"),
-        (b'{"activities": [{"type": "custom_cta"}]}', 422, "invalid_activity"),
-        (b'{"activities": [{"id": "x", "type": "custom_cta"}]}', 422, "invalid_activity"),
+        (b'{"activity": [{"type": "custom_cta"}]}', 422, "invalid_body"),
     ],
 )
 def test_bad_bodies_get_a_json_reason(
@@ -182,34 +189,81 @@ def test_bad_bodies_get_a_json_reason(
     assert answer.json()["error"] == error and answer.json()["detail"]
 
 
-def test_field_rules_are_the_core_rules(client: TestClient, database: Path) -> None:
+def test_an_invalid_activity_fails_alone(client: TestClient, database: Path) -> None:
     agree(client)
-    long_value = post(client, {"activities": [activity(), activity(value="v" * 251)]})
-    assert long_value.status_code == 422
-    assert long_value.json()["detail"] == {
-        "index": 1,
-        "detail": "value is 251 characters long; at most 250 are allowed (it is never cut "
+    good, long_value, typed = activity(value="ok"), activity(value="v" * 251), activity(value=5)
+    bad_type, no_id = activity(type="no spaces"), {"type": "custom_cta"}
+    answer = post(
+        client,
+        {"activities": [good, long_value, typed, 1, bad_type, no_id, activity(id="x"), good]},
+    )
+    assert answer.status_code == 200
+    results = answer.json()["results"]
+    assert results[0] == results[7] == {"id": good["id"], "status": "logged"}
+    assert results[1] == {
+        "id": long_value["id"],
+        "status": "invalid",
+        "reason": "value is 251 characters long; at most 250 are allowed (it is never cut "
         "silently: shorten it before logging)",
     }
-    typed = post(client, {"activities": [activity(value=5)]})
-    assert typed.json()["detail"] == {"index": 0, "detail": "value must be a string"}
-    bad_type = post(client, {"activities": [activity(type="no spaces")]})
-    assert "not a valid code name" in bad_type.json()["detail"]["detail"]
-    assert stored(database) == []  # a refused request stores nothing
+    assert results[2] == {
+        "id": typed["id"],
+        "status": "invalid",
+        "reason": "value must be a string",
+    }
+    assert results[3] == {
+        "id": None,
+        "status": "invalid",
+        "reason": "an activity must be an object",
+    }
+    assert results[4]["id"] == bad_type["id"] and "not a valid code name" in results[4]["reason"]
+    assert results[5] == {"id": None, "status": "invalid", "reason": "id must be a UUID string"}
+    assert results[6] == {"id": "x", "status": "invalid", "reason": "activity id 'x' is not a UUID"}
+    assert answer.json()["level"] == 1000
+    assert stored(database) == [("custom_cta", "ok", "", "browser")]
 
 
-def test_size_limits(client: TestClient) -> None:
+def test_invalid_activities_are_counted_and_alone_create_no_contact(
+    make_app: AppFactory, database: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def not_logged(request: Request) -> Response:
+        return JSONResponse(get_activity_logger(request).tracker.not_logged)
+
+    app = make_app(activity_types=[CTA])
+    app.router.routes.append(Route("/not-logged", not_logged))
+    with TestClient(app) as client:
+        agree(client)
+        with caplog.at_level("DEBUG", logger="kxt_middleware"):
+            answer = post(client, {"activities": [activity(value=1), [], "x"]})
+        assert [r["status"] for r in answer.json()["results"]] == ["invalid"] * 3
+        assert answer.json()["level"] == 1000
+        assert "CurrentContact" not in client.cookies
+        assert client.get("/not-logged").json() == {"invalid": 3}
+    assert "activity not logged: invalid: value must be a string" in caplog.text
+    assert stored(database, "SELECT count(*) FROM contacts") == [(0,)]
+
+
+def test_size_limits(client: TestClient, database: Path) -> None:
     too_many = post(client, {"activities": [activity() for _ in range(21)]})
     assert too_many.status_code == 413 and too_many.json()["error"] == "too_many_activities"
-    huge = client.post(f"{P}/browser/activities", content=b" " * 20_000, headers=TEXT)
+    huge = client.post(f"{P}/browser/activities", content=b" " * 70_000, headers=TEXT)
     assert huge.status_code == 413 and huge.json()["error"] == "body_too_large"
+    assert "65536 bytes" in huge.json()["detail"]
 
     def chunks() -> Any:
-        for _ in range(20):
+        for _ in range(65):
             yield b" " * 1024
 
     streamed = client.post(f"{P}/browser/activities", content=chunks(), headers=TEXT)
     assert streamed.status_code == 413
+    # What kxt.js sends at most: 60,000 bytes of JSON (long URLs), under the keepalive limit.
+    agree(client)
+    url = "http://testserver/?q=" + "u" * 2900
+    batch = {"activities": [activity(url=url, referrer=url) for _ in range(10)]}
+    assert 60_000 - 2_000 < len(json.dumps(batch)) < 60_000
+    answer = post(client, batch)
+    assert [r["status"] for r in answer.json()["results"]] == ["logged"] * 10
+    assert len(stored(database)) == 10
 
 
 def test_only_json_or_text_bodies(client: TestClient) -> None:
@@ -228,6 +282,10 @@ def test_only_json_or_text_bodies(client: TestClient) -> None:
         {"sec-fetch-site": "same-site"},
         {"origin": "https://evil.example"},
         {"origin": "http://testserver:8080"},
+        {"origin": "null"},
+        # the browser's Sec-Fetch-Site decides, whatever Origin says
+        {"sec-fetch-site": "same-site", "origin": "http://testserver"},
+        {"origin": "https://www.example.com", "x-forwarded-host": "other.example"},
     ],
 )
 def test_other_sites_are_refused(client: TestClient, database: Path, headers: dict) -> None:
@@ -244,6 +302,39 @@ def test_same_origin_requests_pass(client: TestClient, database: Path) -> None:
     same = {"sec-fetch-site": "same-origin", "origin": "http://testserver"}
     assert post(client, {"activities": [activity()]}, **same).status_code == 200
     assert len(stored(database)) == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        # nginx's default proxy_set_header Host $proxy_host: the app sees its upstream name
+        {"sec-fetch-site": "same-origin", "origin": "https://www.example.com"},
+        {"sec-fetch-site": "none"},
+        # a browser without Sec-Fetch-Site: Origin is compared with Host and X-Forwarded-Host
+        {"origin": "https://www.example.com", "x-forwarded-host": "www.example.com"},
+        {"origin": "https://www.example.com", "x-forwarded-host": "cdn.example, www.example.com"},
+        {"origin": "http://testserver:80"},
+        {},
+    ],
+)
+def test_pages_of_our_site_behind_a_proxy_that_rewrites_host_pass(
+    client: TestClient, database: Path, headers: dict[str, str]
+) -> None:
+    consent = client.post(f"{P}/browser/consent", json={"agree": True}, headers=headers)
+    assert consent.status_code == 200
+    assert post(client, {"activities": [activity()]}, **headers).status_code == 200
+    assert len(stored(database)) == 1
+
+
+def test_is_cross_site_request_for_the_sites_own_endpoints() -> None:
+    def check(**headers: str) -> bool:
+        raw = [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]
+        return is_cross_site_request(Request({"type": "http", "headers": raw}))
+
+    assert not check(host="app:8000", sec_fetch_site="same-origin", origin="https://a.example")
+    assert check(host="a.example", sec_fetch_site="cross-site", origin="https://a.example")
+    assert not check(host="a.example", origin="https://A.example:443")
+    assert check(host="a.example", origin="http://a.example:8443")
 
 
 def test_consent_body_is_checked(client: TestClient) -> None:

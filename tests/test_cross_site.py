@@ -74,6 +74,8 @@ def test_the_snippet() -> None:
         cross_site_snippet("http://main.example")
     with pytest.raises(ValueError, match="JavaScript identifier"):
         cross_site_snippet("https://main.example", logging_function_name="a-b")
+    with pytest.raises(ValueError, match="property of window"):
+        cross_site_snippet("https://main.example", logging_function_name="location")
 
 
 def test_cross_site_needs_cross_site_cookies(make_app: AppFactory) -> None:
@@ -112,6 +114,42 @@ def test_an_enabled_site_logs_for_the_visitor_after_consent(
     revoke = post(client, "consent", {"agree": False})
     assert revoke.json() == {"level": 0}
     assert client.get("/whoami").json() == {"level": 0, "contact": None}
+
+
+def test_an_invalid_activity_fails_alone(client: TestClient, database: Path) -> None:
+    post(client, "consent", {"agree": True})
+    good, long_value = activity(value="good"), activity(value="v" * 251)
+    answer = post(client, "activities", {"activities": [long_value, "x", good], "agreed": True})
+    assert answer.status_code == 200
+    assert answer.headers["access-control-allow-origin"] == SHOP.origin
+    assert answer.json()["results"] == [
+        {
+            "id": long_value["id"],
+            "status": "invalid",
+            "reason": "value is 251 characters long; at most 250 are allowed (it is never cut "
+            "silently: shorten it before logging)",
+        },
+        {"id": None, "status": "invalid", "reason": "an activity must be an object"},
+        {"id": good["id"], "status": "logged"},
+    ]
+    assert stored(database) == [("custom_cta", "good", "cross-site", "shop")]
+    malformed = post(client, "activities", {"activities": {}, "agreed": True})
+    assert malformed.status_code == 422 and malformed.json()["error"] == "invalid_body"
+
+
+def test_a_batch_up_to_the_keepalive_limit_is_taken(client: TestClient, database: Path) -> None:
+    post(client, "consent", {"agree": True})
+    url = "https://shop.example/?q=" + "u" * 2900
+    batch = [activity(url=url, referrer=url) for _ in range(10)]
+    answer = post(client, "activities", {"activities": batch, "agreed": True})
+    assert [r["status"] for r in answer.json()["results"]] == ["logged"] * 10
+    huge = client.post(
+        f"{P}/cross-site/activities",
+        content=b" " * (64 * 1024 + 1),
+        headers={"origin": SHOP.origin, "content-type": "text/plain"},
+    )
+    assert huge.status_code == 413 and huge.json()["error"] == "body_too_large"
+    assert len(stored(database)) == 10
 
 
 def test_other_origins_store_nothing(client: TestClient, database: Path) -> None:

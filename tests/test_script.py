@@ -55,6 +55,25 @@ def test_invalid_function_names_raise(name: str) -> None:
         validate_function_name(name)
 
 
+@pytest.mark.parametrize(
+    "name",
+    "fetch location top document name self parent window history navigator alert open close "
+    "print status length origin crypto JSON Promise onerror".split(),
+)
+def test_browser_globals_are_refused_as_function_names(name: str) -> None:
+    with pytest.raises(ValueError, match="is a property of window .* choose another name"):
+        validate_function_name(name)
+    with pytest.raises(ValueError, match="property of window"):
+        stub(name)
+
+
+def test_a_refused_name_never_reaches_a_page(make_app: AppFactory) -> None:
+    app = make_app()
+    app.router.routes.append(Route("/", page(logging_function_name="location")))
+    with TestClient(app) as client, pytest.raises(ValueError, match="'location' is a property"):
+        client.get("/")
+
+
 def page(**options: object) -> Callable[[Request], Response]:
     async def endpoint(request: Request) -> Response:
         tags = activity_logging_script(request, **options)  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from .errors import StoreOverloadedError
 from .logger import ActivityLogger
 from .origin import other_site
 from .script import TrackingScript
+
+log = logging.getLogger("kxt_middleware")
 
 # Activity ids derived from a page visit's id, so a retried page visit adds no second landing page.
 _LANDING_PAGE = uuid.UUID("6f1c1f3e-9a55-4a4e-9d43-1f0e2b8c7a10")
@@ -46,7 +49,8 @@ class BrowserTracking:
 
     prefix: str
     script: TrackingScript
-    max_body: int = 16 * 1024
+    # The browser's limit for a keepalive request body (kxt.js keeps its batches below it).
+    max_body: int = 64 * 1024
     max_activities: int = 20
 
     async def handle(
@@ -107,7 +111,11 @@ async def log_page_activities(
     max_activities: int,
     site: str | None = None,
 ) -> JSONResponse:
-    """Log the activities a page sent for its visitor; one result per activity, and the level."""
+    """Log the activities a page sent for its visitor; one result per activity, and the level.
+
+    An invalid activity fails alone (result ``invalid`` with the rule it broke): the script
+    batches the calls of one task, so one bad call must not lose the others.
+    """
     items = body.get("activities") if isinstance(body, dict) else None
     if not isinstance(items, list) or not items:
         raise RequestError(
@@ -122,9 +130,13 @@ async def log_page_activities(
     visitor = logger.visitor
     allowed = visitor.level.allows_tracking
     activities: list[NewActivity] = []
-    answered: list[NewActivity] = []
-    for index, item in enumerate(items):
-        activity = _activity(index, item, source, site)
+    answered: list[NewActivity | dict[str, Any]] = []
+    for item in items:
+        try:
+            activity = _activity(item, source, site)
+        except ValueError as exc:
+            answered.append(_invalid(logger, item, str(exc)))
+            continue
         answered.append(activity)
         activities.append(activity)
         if activity.type == "pagevisit" and allowed and visitor.start_page_visit():
@@ -139,13 +151,16 @@ async def log_page_activities(
             )
             activities.append(landing)
     try:
-        results = await logger.tracker.log_for_visitor(visitor, activities)
+        results = await logger.tracker.log_for_visitor(visitor, activities) if activities else []
     except StoreOverloadedError as exc:
         raise RequestError(503, "overloaded", str(exc)) from None
     by_id = dict(zip((a.id for a in activities), results, strict=True))
     return JSONResponse(
         {
-            "results": [_result(activity.id, by_id[activity.id]) for activity in answered],
+            "results": [
+                _result(entry.id, by_id[entry.id]) if isinstance(entry, NewActivity) else entry
+                for entry in answered
+            ],
             "level": int(visitor.level),
         }
     )
@@ -218,25 +233,32 @@ def _refuse_other_sites(headers: Headers) -> None:
         raise RequestError(403, "cross_site_request", f"requests from {site} are refused")
 
 
-def _activity(index: int, item: Any, source: ActivitySource, site: str | None) -> NewActivity:
+def _activity(item: Any, source: ActivitySource, site: str | None) -> NewActivity:
+    """The activity a page sent, validated by the core rules; ValueError names the broken rule."""
     if not isinstance(item, Mapping):
-        raise RequestError(422, "invalid_activity", {"index": index, "detail": "not an object"})
+        raise ValueError("an activity must be an object")
     fields: dict[str, Any] = {}
     for name in _TEXT_FIELDS:
         value = item.get(name, "")
         if not isinstance(value, str):
-            raise RequestError(
-                422, "invalid_activity", {"index": index, "detail": f"{name} must be a string"}
-            )
+            raise ValueError(f"{name} must be a string")
         fields[name] = value
     if not isinstance(item.get("id"), str):
-        raise RequestError(
-            422, "invalid_activity", {"index": index, "detail": "id must be a UUID string"}
-        )
-    try:
-        return NewActivity(source=source, site=site, id=item["id"], **fields)
-    except ValueError as exc:
-        raise RequestError(422, "invalid_activity", {"index": index, "detail": str(exc)}) from None
+        raise ValueError("id must be a UUID string")
+    return NewActivity(source=source, site=site, id=item["id"], **fields)
+
+
+def _invalid(logger: ActivityLogger, item: Any, reason: str) -> dict[str, Any]:
+    """The result of an activity refused as invalid, counted with the activities not logged."""
+    not_logged = logger.tracker.not_logged
+    not_logged["invalid"] = not_logged.get("invalid", 0) + 1
+    log.debug("activity not logged: invalid: %s", reason)
+    sent_id = item.get("id") if isinstance(item, Mapping) else None
+    return {
+        "id": sent_id if isinstance(sent_id, str) else None,
+        "status": "invalid",
+        "reason": reason,
+    }
 
 
 def _result(activity_id: str, result: LogResult) -> dict[str, str]:

@@ -28,7 +28,8 @@ class CrossSiteTracking:
 
     prefix: str
     script: TrackingScript
-    max_body: int = 16 * 1024
+    # The browser's limit for a keepalive request body (kxt-cs.js keeps its batches below it).
+    max_body: int = 64 * 1024
     max_activities: int = 20
 
     async def handle(

@@ -7,18 +7,25 @@ from starlette.requests import HTTPConnection
 
 
 def other_site(headers: Headers) -> str | None:
-    """The other site a request came from (``Sec-Fetch-Site`` or ``Origin``), else None."""
+    """The other site a request came from (``Sec-Fetch-Site`` or ``Origin``), else None.
+
+    ``Sec-Fetch-Site`` is the browser's own word and pages cannot set it, so when it is there it
+    decides alone: a reverse proxy that rewrites ``Host`` does not make our pages "another site".
+    Without it (older browsers), ``Origin`` must name the host the browser asked for: ``Host``,
+    or one of the hosts in ``X-Forwarded-Host`` (a page of another site cannot add that header
+    to a request without a CORS preflight, which these endpoints never grant).
+    """
     fetch_site = headers.get("sec-fetch-site")
-    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        return fetch_site
+    if fetch_site is not None:
+        return None if fetch_site in ("same-origin", "none") else fetch_site
     origin = headers.get("origin")
-    if origin is not None:
-        host = headers.get("host", "")
-        scheme, _, netloc = origin.partition("://")
-        default_port = {"http": ":80", "https": ":443"}.get(scheme, "")
-        if netloc.removesuffix(default_port) != host.removesuffix(default_port):
-            return origin
-    return None
+    if origin is None:
+        return None
+    scheme, _, netloc = origin.lower().partition("://")
+    default_port = {"http": ":80", "https": ":443"}.get(scheme, "")
+    hosts = [headers.get("host", ""), *headers.get("x-forwarded-host", "").split(",")]
+    ours = {host.strip().lower().removesuffix(default_port) for host in hosts} - {""}
+    return None if netloc.removesuffix(default_port) in ours else origin
 
 
 def is_cross_site_request(request: HTTPConnection) -> bool:

@@ -25,6 +25,19 @@ _JS_RESERVED = frozenset(
     "true try typeof var void while with yield let static implements interface package private "
     "protected public await arguments eval undefined NaN Infinity".split()
 )
+# Properties of window a page or kxt.js itself needs: `window[name] = kxt` would navigate
+# (location), break the page (open, alert, fetch, JSON...) or silently not happen (read-only:
+# document, navigator, top...).
+_WINDOW_PROPERTIES = frozenset(
+    "window self top parent frames opener closed length name status origin location history "
+    "document navigator screen crypto performance localStorage sessionStorage indexedDB caches "
+    "customElements frameElement external event globalThis console alert confirm prompt open "
+    "close print focus blur stop postMessage fetch XMLHttpRequest setTimeout setInterval "
+    "clearTimeout clearInterval queueMicrotask requestAnimationFrame JSON Promise Object Array "
+    "String Number Boolean Symbol Function Error TypeError Math Date RegExp Blob URL "
+    "Uint8Array TextEncoder Response Request Headers onerror onload onunload onbeforeunload "
+    "onpagehide onmessage onpopstate onhashchange".split()
+)
 _IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]{0,63}")
 
 
@@ -35,6 +48,12 @@ def validate_function_name(name: str) -> str:
             f"logging_function_name {name!r} is not a usable JavaScript identifier: use letters, "
             "digits, '_' or '$' (not first a digit, at most 64), and not a reserved word, "
             "e.g. 'customActivityTracker'"
+        )
+    if name in _WINDOW_PROPERTIES:
+        raise ValueError(
+            f"logging_function_name {name!r} is a property of window that the page or the "
+            "tracking script needs (assigning the function to it would break the page or "
+            "navigate away): choose another name, e.g. 'customActivityTracker'"
         )
     return name
 

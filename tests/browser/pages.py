@@ -189,3 +189,34 @@ COUNT_JSON_READS = """
   });
 })();
 """
+
+# Records how kxt.js sends each activities request: with fetch (and its keepalive flag) or as a
+# beacon. Kept in sessionStorage, so the record survives the page navigating away.
+RECORD_SENDS = """
+(() => {
+  const record = (how, url, body, keepalive) => {
+    if (!String(url).endsWith('/browser/activities')) return;
+    const sends = JSON.parse(sessionStorage.getItem('kxtSends') || '[]');
+    sends.push({how, keepalive, body: String(body)});
+    sessionStorage.setItem('kxtSends', JSON.stringify(sends));
+  };
+  const fetch = window.fetch;
+  window.fetch = function (url, options) {
+    record('fetch', url, options && options.body, !!(options && options.keepalive));
+    return fetch.apply(this, arguments);
+  };
+  const beacon = navigator.sendBeacon;
+  navigator.sendBeacon = function (url, data) {
+    record('beacon', url, data, false);
+    return beacon.apply(this, arguments);
+  };
+})();
+"""
+
+
+def recorded_sends(page: Page) -> list[dict[str, Any]]:
+    """What RECORD_SENDS saw in this tab: ``{"how", "keepalive", "body"}`` per request."""
+    sends: list[dict[str, Any]] = page.evaluate(
+        "JSON.parse(sessionStorage.getItem('kxtSends') || '[]')"
+    )
+    return sends

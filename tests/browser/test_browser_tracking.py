@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import Route as PlaywrightRoute
@@ -31,9 +32,11 @@ from .pages import (
     CSP_HEADER,
     CTA_CALL,
     PREFIX,
+    RECORD_SENDS,
     Watch,
     document,
     html_page,
+    recorded_sends,
     stored,
     tracking_app,
     wait_for_stored,
@@ -225,6 +228,7 @@ def test_links_that_navigate_away_log_every_click(page: Page, serve: Serve, tmp_
         return HTMLResponse(document(request, link, log_page_visit=False))
 
     base = serve(tracking_app(database, [Route("/links/{n:int}", links)]))
+    page.add_init_script(RECORD_SENDS)
     page.goto(base + "/agree")
     page.goto(base + "/links/0")
     for n in range(clicks):
@@ -237,6 +241,13 @@ def test_links_that_navigate_away_log_every_click(page: Page, serve: Serve, tmp_
     for row in rows:
         n = int(row.value.removeprefix("link"))
         assert row.url == f"{base}/links/{n}"
+    # Each click went out in a request that may outlive its page: fetch with keepalive (or a
+    # beacon). Without keepalive a navigation may cancel the request; this must not pass by luck.
+    sends = recorded_sends(page)
+    assert sorted(
+        activity["id"] for send in sends for activity in json.loads(send["body"])["activities"]
+    ) == sorted(row.id for row in rows)
+    assert [send for send in sends if not (send["how"] == "beacon" or send["keepalive"])] == []
 
 
 def test_without_consent_nothing_is_sent_until_the_visitor_agrees(
@@ -277,6 +288,111 @@ def test_without_consent_nothing_is_sent_until_the_visitor_agrees(
     page.click("#cta")
     assert wait_for_stored(database, held + 3)[-1].value == f"c{held + 1}"
     assert watch.errors == []
+
+
+def test_batches_stay_under_the_keepalive_limit_with_long_urls(
+    page: Page, serve: Serve, tmp_path: Path
+) -> None:
+    database = tmp_path / "kxt.sqlite3"
+    button = "<button id=cta onclick=\"kxt('customactivity',{type:'custom_cta',value:'c'+(++n)})\">"
+    endpoint = html_page(f"<script>var n = 0</script>{button}go</button>", log_page_visit=True)
+    base = serve(tracking_app(database, [Route("/held", endpoint)]))
+    watch = Watch.attach(page)
+    long_url = f"{base}/held?q={'u' * 4000}"  # 20 such activities: over 80 KB of JSON
+    page.goto(long_url)
+    held = 25
+    for _ in range(held):
+        page.click("#cta")
+    page.evaluate("window.__errors = []; kxt('onerror', (name, d) => __errors.push([name, d]))")
+    page.evaluate("kxt('consentagree')")
+
+    rows = wait_for_stored(database, held + 2)
+    assert [row.value for row in rows[2:]] == [f"c{n}" for n in range(1, held + 1)]
+    assert {row.url for row in rows} == {long_url}
+    settle(page)
+    sizes = [len((r.post_data or "").encode()) for r in watch.sent()]
+    counts = [len(json.loads(r.post_data or "")["activities"]) for r in watch.sent()]
+    assert all(size < 60_000 for size in sizes), sizes
+    assert sum(counts) == held + 1 and len(counts) == 2 and max(counts) < 20, counts
+    assert {response.status for response in watch.responses} == {200}
+    assert page.evaluate("__errors") == []
+
+
+def test_a_failed_batch_does_not_stop_the_next_ones(
+    page: Page, serve: Serve, tmp_path: Path
+) -> None:
+    database = tmp_path / "kxt.sqlite3"
+    button = "<button id=cta onclick=\"kxt('customactivity',{type:'custom_cta',value:'c'+(++n)})\">"
+    endpoint = html_page(f"<script>var n = 0</script>{button}go</button>", log_page_visit=False)
+    base = serve(tracking_app(database, [Route("/held", endpoint)]))
+    watch = Watch.attach(page)
+    page.goto(base + "/held")
+    held = 25
+    for _ in range(held):
+        page.click("#cta")
+    page.evaluate("window.__errors = []; kxt('onerror', (name, d) => __errors.push([name, d]))")
+    failed: list[str] = []
+
+    def fail_first(route: PlaywrightRoute) -> None:
+        if failed:
+            route.continue_()
+        else:
+            failed.append(route.request.post_data or "")
+            route.fulfill(status=500, json={"error": "internal", "detail": "down for a moment"})
+
+    page.route(f"**{ACTIVITIES}", fail_first)
+    page.evaluate("kxt('consentagree')")
+
+    # (route handlers run only while Playwright waits: wait in the page, not in time.sleep)
+    deadline = time.monotonic() + 5
+    while len(stored(database)) < held - 20 and time.monotonic() < deadline:
+        page.wait_for_timeout(20)
+    rows = stored(database)
+    assert [row.value for row in rows] == [f"c{n}" for n in range(21, held + 1)]
+    page.wait_for_function("__errors.length > 0")
+    [[name, detail]] = page.evaluate("__errors")
+    assert name == "error_bad_response"
+    assert detail == {"status": 500, "body": {"error": "internal", "detail": "down for a moment"}}
+    assert len(json.loads(failed[0])["activities"]) == 20
+    settle(page)
+    assert len(watch.sent()) == 2 and len(stored(database)) == held - 20
+
+
+def test_a_late_answer_does_not_switch_tracking_back_on_after_a_revoke(
+    page: Page, serve: Serve, tmp_path: Path
+) -> None:
+    database = tmp_path / "kxt.sqlite3"
+    base = serve(tracking_app(database, [Route("/", html_page(CTA_BUTTON, log_page_visit=False))]))
+    page.add_init_script(COUNT_JSON_READS)
+    watch = Watch.attach(page)
+    page.goto(base + "/agree")
+    page.goto(base + "/")
+    late: list[tuple[PlaywrightRoute, Any]] = []
+
+    def answer_late(route: PlaywrightRoute) -> None:
+        # The server takes the request now (the cookie still says All); the page hears later.
+        late.append((route, route.fetch()))
+
+    page.route(f"**{ACTIVITIES}", answer_late)
+    page.click("#cta")
+    deadline = time.monotonic() + 5
+    while not late and time.monotonic() < deadline:
+        page.wait_for_timeout(10)
+    with page.expect_response(lambda r: r.url.endswith(CONSENT)) as revoke:
+        page.evaluate("kxt('consentrevoke')")
+    assert revoke.value.json()["level"] < 200
+    page.wait_for_function("window.__jsonReads >= 1")
+
+    [(route, answer)] = late
+    assert answer.json()["level"] == 1000  # the late answer says tracking is on
+    route.fulfill(response=answer)
+    page.wait_for_function("window.__jsonReads >= 2")  # kxt.js has read it
+
+    page.click("#cta")  # after the revoke: held in the page, not sent
+    settle(page)
+    assert len(watch.sent()) == 1
+    page.unroute(f"**{ACTIVITIES}")
+    assert stored(database) == []  # the revoke erased the contact and its activity
 
 
 def test_revoking_consent_drops_held_calls(page: Page, serve: Serve, tmp_path: Path) -> None:
@@ -546,16 +662,51 @@ def test_onerror_hears_what_was_not_logged(page: Page, serve: Serve, tmp_path: P
     assert detail["status"] == "type_disabled" and UUID4.fullmatch(detail["id"])
 
     log("{type: 'custom_unknown', value: 'nope'}", 2)
-    log(f"{{type: 'custom_cta', value: '{'x' * 251}'}}", 3)
+    # One bad call among good ones made together (one request): only the bad one fails.
+    page.evaluate(
+        f"kxt('customactivity', {{type: 'custom_cta', value: 'before'}});"
+        f"kxt('customactivity', {{type: 'custom_cta', value: '{'x' * 251}'}});"
+        f"kxt('customactivity', {{type: 'custom_cta', value: 'after'}})"
+    )
+    page.wait_for_function("window.__jsonReads >= 3")
     errors = page.evaluate("__errors")
-    assert [e[0] for e in errors] == ["error_not_logged"] * 2 + ["error_bad_response"]
+    assert [e[0] for e in errors] == ["error_not_logged"] * 3
     assert errors[1][1]["status"] == "type_unknown"
-    assert errors[2][1]["status"] == 422
-    assert errors[2][1]["body"]["error"] == "invalid_activity"
+    assert errors[2][1]["status"] == "invalid"
+    assert errors[2][1]["reason"].startswith("value is 251 characters long")
+    assert [row.value for row in stored(database)] == ["before", "after"]
 
     page.evaluate("kxt('nonsense')")
     assert page.evaluate("__errors")[-1][0] == "error_other"
+    assert len(stored(database)) == 2
+
+
+def test_a_network_failure_is_reported_as_error_other(
+    page: Page, serve: Serve, tmp_path: Path
+) -> None:
+    database = tmp_path / "kxt.sqlite3"
+    base = serve(tracking_app(database, [Route("/", html_page(CTA_BUTTON, log_page_visit=False))]))
+    watch = Watch.attach(page)
+    page.goto(base + "/agree")
+    page.goto(base + "/")
+    page.evaluate("window.__errors = []; kxt('onerror', (name) => __errors.push(name))")
+    page.route(f"**{ACTIVITIES}", lambda route: route.abort())  # the server stops answering
+
+    page.click("#cta")
+    page.wait_for_function("__errors.length > 0")
+    assert page.evaluate("__errors") == ["error_other"]
+    # the beacon retry still went out (and failed too: nothing answers)
+    deadline = time.monotonic() + 5
+    while len(watch.sent()) < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(20)
+    assert [request.resource_type for request in watch.sent()] == ["fetch", "ping"]
     assert stored(database) == []
+
+    page.unroute(f"**{ACTIVITIES}")  # answering again: the next click arrives, without error
+    page.click("#cta")
+    wait_for_stored(database, 1)
+    settle(page)
+    assert page.evaluate("__errors") == ["error_other"]
 
 
 FETCH_REJECTS_ONCE = """

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 import trustme
-from playwright.sync_api import Browser, BrowserContext
+from playwright.sync_api import APIResponse, Browser, BrowserContext, Page, Route
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route as StarletteRoute
 
 from kxt_middleware import (
     ActivityStore,
@@ -28,6 +28,8 @@ from kxt_middleware import (
     get_cookie_level,
 )
 from kxt_middleware.sites import Site, add_site
+
+from .pages import COUNT_JSON_READS
 
 
 @pytest.fixture
@@ -45,7 +47,7 @@ def main_site(database: Path) -> Starlette:
         return HTMLResponse(f"<p id=level>{int(get_cookie_level(request))}</p>")
 
     return Starlette(
-        routes=[Route("/", home)],
+        routes=[StarletteRoute("/", home)],
         middleware=[
             Middleware(
                 ActivityTrackingMiddleware,
@@ -74,7 +76,7 @@ Offers</button>
     async def home(request: Request) -> Response:
         return HTMLResponse(page)
 
-    return Starlette(routes=[Route("/", home)])
+    return Starlette(routes=[StarletteRoute("/", home)])
 
 
 def rows(database: Path) -> list[tuple[Any, ...]]:
@@ -163,3 +165,49 @@ def test_blocked_third_party_cookies_are_reported_not_lost_silently(
         assert rows(database) == []
     finally:
         context.close()
+
+
+def test_a_late_answer_does_not_switch_tracking_back_on_after_a_revoke(
+    third_party_cookie_context: BrowserContext, sites: Sites
+) -> None:
+    database, _, shop, _ = sites
+    page = third_party_cookie_context.new_page()
+    page.add_init_script(COUNT_JSON_READS)
+    page.goto(shop)
+    page.wait_for_function("typeof kxt === 'function' && !kxt.q")
+    page.click("#agree")
+    wait_for_pumping(page, lambda: len(rows(database)) >= 2)  # the page visit, landing page
+    reads = page.evaluate("window.__jsonReads")
+    late: list[tuple[Route, APIResponse]] = []
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.url.endswith("/activities") else None)
+
+    def answer_late(route: Route) -> None:
+        # The main site takes the click now (the cookie still says All); the page hears later.
+        late.append((route, route.fetch()))
+
+    page.route("**/cross-site/activities", answer_late)
+    page.click("#buy")
+    wait_for_pumping(page, lambda: bool(late))
+    with page.expect_response(lambda r: r.url.endswith("/cross-site/consent")) as revoke:
+        page.evaluate("kxt('consentrevoke')")
+    assert revoke.value.json()["level"] < 200
+    page.wait_for_function(f"window.__jsonReads >= {reads + 1}")
+    [(route, answer)] = late
+    assert answer.json()["level"] == 1000
+    route.fulfill(response=answer)
+    page.wait_for_function(f"window.__jsonReads >= {reads + 2}")  # kxt-cs.js has read it
+
+    page.click("#cta")  # after the revoke: dropped, not sent
+    page.wait_for_timeout(300)
+    assert len(sent) == 1
+    assert page.evaluate("window.errors") == []
+    page.unroute("**/cross-site/activities")
+
+
+def wait_for_pumping(page: Page, check: Callable[[], bool], seconds: float = 5.0) -> None:
+    """Like wait_for, but waits in the page, so that route handlers run meanwhile."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        page.wait_for_timeout(20)
