@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -72,6 +73,9 @@ def test_users_create_from_stdin_or_terminal_list_delete(
     assert "not a valid operator name" in fails(
         database, capsys, "users", "create", "a b", stdin="long enough pw\n"
     )
+    new = database.with_name("new.sqlite3")
+    assert "needs 10 to 1024" in fails(new, capsys, "users", "create", "ann", stdin="short\n")
+    assert not new.exists()  # the password is refused before the database is created
     answers = iter(["battery staple", "battery stapler"])
     with pytest.raises(SystemExit):
         main(
@@ -82,6 +86,62 @@ def test_users_create_from_stdin_or_terminal_list_delete(
     assert "passwords differ" in capsys.readouterr().err
     assert run(database, "users", "delete", "joe") == "deleted operator joe\n"
     assert "no operator 'joe'" in fails(database, capsys, "users", "delete", "joe")
+
+
+def test_users_password_from_stdin_or_terminal(
+    database: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(database, "users", "create", "jane", stdin="old password\n")
+    # The error for a taken name points to `kxt users password NAME`: that command works.
+    error = fails(database, capsys, "users", "create", "jane", stdin="another password\n")
+    suggested = re.search(r"`kxt (users password jane)`", error)
+    assert suggested, error
+    assert run(database, *suggested[1].split(), stdin="new password\n") == (
+        "changed the password of operator jane\n"
+    )
+    assert asyncio.run(verify(database, "jane", "new password")) == "jane"
+    assert asyncio.run(verify(database, "jane", "old password")) is None
+    answers = iter(["terminal password", "terminal password"])
+    out = io.StringIO()
+    code = main(
+        ["--database", str(database), "users", "password", "jane"],
+        out=out,
+        stdin=Terminal(),
+        ask=lambda prompt: next(answers),
+    )
+    assert code == 0 and out.getvalue() == "changed the password of operator jane\n"
+    assert asyncio.run(verify(database, "jane", "terminal password")) == "jane"
+    assert next(answers, None) is None  # asked twice
+    # Refused: too short, no password, two different ones, an unknown operator.
+    assert "needs 10 to 1024 characters" in fails(
+        database, capsys, "users", "password", "jane", stdin="short\n"
+    )
+    assert "needs 10 to 1024 characters" in fails(database, capsys, "users", "password", "jane")
+    answers = iter(["battery staple", "battery stapler"])
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            ["--database", str(database), "users", "password", "jane"],
+            stdin=Terminal(),
+            ask=lambda prompt: next(answers),
+        )
+    assert exit_info.value.code == 2 and "passwords differ" in capsys.readouterr().err
+    assert asyncio.run(verify(database, "jane", "terminal password")) == "jane"
+
+    def never_asked(prompt: str) -> str:
+        raise AssertionError("asked for a password of an unknown operator")
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            ["--database", str(database), "users", "password", "nobody"],
+            stdin=Terminal(),
+            ask=never_asked,
+        )
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and error.count("\n") == 1
+    assert "no operator 'nobody'; list them with `kxt users list`" in error
+    missing = database.with_name("missing.sqlite3")
+    assert "no database at" in fails(missing, capsys, "users", "password", "jane", stdin="x" * 12)
+    assert not missing.exists()
 
 
 async def seed(database: Path, now: datetime) -> list[uuid.UUID]:

@@ -60,3 +60,26 @@ def test_sites(database: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "not an https origin" in fails(
         database, capsys, "sites", "snippet", "shop", "--main-site", "http://www.example.com"
     )
+
+
+def test_set_up_commands_create_the_database_the_others_refuse_a_missing_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "kxt.sqlite3"
+    created = run(database, "apikeys", "create", "--channel", "mobile_app")  # creates the file
+    key_id = created.split()[2]
+    typo = tmp_path / "kxt.sqlite"
+    for args in (
+        ["apikeys", "revoke", key_id],
+        ["apikeys", "list"],
+        ["consents", "list"],
+        ["sites", "enable", "shop"],
+        ["sites", "snippet", "shop", "--main-site", "https://www.example.com"],
+    ):
+        assert f"no database at {str(typo)!r}; check --database" in fails(typo, capsys, *args)
+    assert not typo.exists()
+    assert key_id in run(database, "apikeys", "list") and "  -\n" in run(
+        database, "apikeys", "list"
+    )
+    run(typo, "consents", "add", "tracking", "--name", "Tracking")
+    assert typo.exists()

@@ -8,21 +8,30 @@ import csv
 import getpass
 import json
 import os
+import sqlite3
 import sys
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from .activity_types import ActivityType
 from .cli_channels import UsageError, add_commands
-from .errors import KxtError
+from .errors import KxtError, StoreError
 from .groups import (
     contact_groups,
     member_counts,
     recalculate_contact_group,
     recalculate_contact_groups,
 )
-from .operators import check_password, create_operator, delete_operator, operators
+from .operators import (
+    check_password,
+    create_operator,
+    delete_operator,
+    operator_exists,
+    operators,
+    set_operator_password,
+)
 from .retention import parse_age, purge_activities
 from .store import ActivityStore
 
@@ -73,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name", required=True, help="display name, e.g. 'Loan calculator usage'")
     add.add_argument("--description", default="", help="what the activity tracks")
     add.add_argument("--disabled", action="store_true", help="create it disabled")
-    add.set_defaults(run=_types_add)
+    add.set_defaults(run=_types_add, creates_database=True)
     for verb in ("enable", "disable"):
         toggle = type_commands.add_parser(verb, help=f"{verb} an activity type", parents=[common])
         toggle.add_argument("code", help="code name of the activity type")
@@ -84,8 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     activities.add_argument("--contact", type=_guid, help="only this contact's activities")
     activities.add_argument("--type", help="only activities of this type (code name)")
-    activities.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    activities.set_defaults(run=_activities, reads_only=True)
+    activities.add_argument(
+        "--format",
+        choices=("jsonl", "csv"),
+        default="jsonl",
+        help="jsonl (default): one JSON object per line; csv: a header row, then one record per "
+        "activity, quoted as RFC 4180 says: a value with a comma, a quote or a line break is "
+        "quoted, so one record can span several lines; read it with a CSV parser, not line by "
+        "line",
+    )
+    activities.set_defaults(run=_activities)
 
     users = commands.add_parser("users", help="operators who sign in to the admin")
     user_commands = users.add_subparsers(dest="users_command", required=True, parser_class=_Parser)
@@ -98,10 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     create.add_argument("name", help="sign-in name, e.g. jane")
-    create.set_defaults(run=_users_create)
+    create.set_defaults(run=_users_create, creates_database=True)
     delete = user_commands.add_parser("delete", help="delete an operator", parents=[common])
     delete.add_argument("name", help="sign-in name")
     delete.set_defaults(run=_users_delete)
+    password = user_commands.add_parser(
+        "password",
+        help="give an operator a new password (asked, or read from the first line of stdin)",
+        parents=[common],
+    )
+    password.add_argument("name", help="sign-in name")
+    password.set_defaults(run=_users_password)
 
     groups = commands.add_parser("groups", help="list or recalculate contact groups")
     group_commands = groups.add_subparsers(
@@ -125,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--older-than", required=True, type=_age, help="age such as 365d (days) or 52w (weeks)"
     )
     purge.add_argument("--batch-size", type=_positive, default=5_000, help="rows per transaction")
-    purge.set_defaults(run=_purge, reads_only=True)
+    purge.set_defaults(run=_purge)
     add_commands(commands, common, _Parser)
     return parser
 
@@ -218,6 +242,21 @@ async def _users_delete(store: ActivityStore, args: argparse.Namespace, out: Tex
     out.write(f"deleted operator {args.name}\n")
 
 
+async def _users_password(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+    # The name is checked before the password is asked for, so a typo costs no typing.
+    if not await operator_exists(store, args.name):
+        raise UsageError(f"there is no operator {args.name!r}; list them with `kxt users list`")
+    try:
+        password = args.read_password()
+    except (ValueError, EOFError) as exc:
+        raise UsageError(str(exc) or "no password given") from None
+    try:
+        await set_operator_password(store, args.name, password)
+    except LookupError as exc:  # deleted meanwhile
+        raise UsageError(str(exc)) from None
+    out.write(f"changed the password of operator {args.name}\n")
+
+
 def read_password(stdin: TextIO, ask: PasswordReader = getpass.getpass) -> str:
     """Ask for a new password twice on a terminal, or read the first line of piped stdin."""
     if stdin.isatty():
@@ -258,29 +297,85 @@ async def _run(args: argparse.Namespace, out: TextIO) -> None:
         await args.run(store, args, out)
 
 
+def _check_database(database: str, *, create: bool) -> None:
+    """Open the file once with plain sqlite3: a bad path fails here, with the error to report.
+
+    (aiosqlite 0.22 leaves the thread of a connection that failed to open running after the
+    event loop closes, which then prints a traceback; this check keeps such paths from it.)
+    """
+    if os.path.isdir(database):
+        raise StoreError(f"{database!r} is a folder, not a database file; check --database")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(database))):
+        return  # ActivityStore says which folder is missing
+    existed = os.path.exists(database)
+    uri = f"{Path(database).absolute().as_uri()}?mode={'rwc' if create else 'rw'}"
+    connection = sqlite3.connect(uri, uri=True)
+    try:
+        connection.execute("PRAGMA schema_version").fetchone()  # reads the header
+    finally:
+        connection.close()
+    if not existed:  # the empty file this check made: the command creates the database
+        os.remove(database)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _database_problem(database: str, exc: BaseException) -> str:
+    """One line saying why the database could not be used."""
+    if isinstance(exc, StoreError):  # its message names the database and says what to do
+        return _one_line(str(exc))
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return _one_line(f"cannot use the database {database!r}: {exc.strerror}{where}")
+    return _one_line(f"cannot use the database {database!r}: {exc}; check --database")
+
+
 def main(
     argv: Sequence[str] | None = None,
     out: TextIO | None = None,
     stdin: TextIO | None = None,
     ask: PasswordReader = getpass.getpass,
 ) -> int:
-    """Run ``kxt``; returns the exit status (0, or 2 for bad arguments)."""
+    """Run ``kxt``; returns the exit status (0, 1 for other errors, 2 for bad arguments).
+
+    Bad arguments and an unusable database end with one ``kxt: error: ...`` line on stderr
+    and SystemExit(2), as argparse does.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "reads_only", False) and not os.path.exists(args.database):
-        parser.error(f"no database at {args.database!r}; pass --database PATH or set KXT_DATABASE")
+
+    def fail(message: str) -> NoReturn:
+        parser.exit(2, f"{parser.prog}: error: {message}\n")
+
+    # Only the commands that add something may create the file: anything else on a missing
+    # file is a mistyped --database, and must not leave an empty database behind.
+    if not getattr(args, "creates_database", False) and not os.path.exists(args.database):
+        fail(
+            f"no database at {args.database!r}; check --database (or $KXT_DATABASE); "
+            "only commands that add something create one"
+        )
+    try:
+        _check_database(args.database, create=getattr(args, "creates_database", False))
+    except (StoreError, sqlite3.Error, OSError) as exc:
+        fail(_database_problem(args.database, exc))
+    reader = stdin or sys.stdin
+    args.read_password = lambda: read_password(reader, ask)
     if args.run is _users_create:
         try:
-            args.password = read_password(stdin or sys.stdin, ask)
+            args.password = args.read_password()
         except (ValueError, EOFError) as exc:
             parser.error(str(exc) or "no password given")
     try:
         asyncio.run(_run(args, out or sys.stdout))
     except UsageError as exc:
         parser.error(str(exc))
+    except BrokenPipeError:  # `kxt activities | head` closed the pipe: not an error
+        sys.stderr.close()
+    except (StoreError, sqlite3.Error, OSError) as exc:
+        fail(_database_problem(args.database, exc))
     except KxtError as exc:
         sys.stderr.write(f"kxt: {exc}\n")
         return 1
-    except BrokenPipeError:  # `kxt activities | head` closed the pipe: not an error
-        sys.stderr.close()
     return 0

@@ -18,13 +18,14 @@ class UsageError(Exception):
 
 def add_commands(commands: Any, common: argparse.ArgumentParser, parser_class: type) -> None:
     """Add the apikeys, consents and sites commands to ``kxt``'s subcommands."""
+    # creates_database: the command adds something, so it may create a missing database file.
     keys = commands.add_parser("apikeys", help="API keys of the headless tracking API")
     key_commands = keys.add_subparsers(
         dest="apikeys_command", required=True, parser_class=parser_class
     )
     create = key_commands.add_parser("create", help="create a key (shown once)", parents=[common])
     create.add_argument("--channel", required=True, help="channel code name, e.g. mobile_app")
-    create.set_defaults(run=_keys_create)
+    create.set_defaults(run=_keys_create, creates_database=True)
     key_commands.add_parser("list", help="list keys", parents=[common]).set_defaults(run=_keys_list)
     revoke = key_commands.add_parser("revoke", help="revoke a key by its id", parents=[common])
     revoke.add_argument("key_id", help="the id shown by `kxt apikeys list`")
@@ -39,7 +40,7 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, parser_class: t
     add.add_argument("--name", required=True, help="display name")
     add.add_argument("--short", default="", help="short text shown to visitors")
     add.add_argument("--full", default="", help="full text")
-    add.set_defaults(run=_consents_add)
+    add.set_defaults(run=_consents_add, creates_database=True)
     consent_commands.add_parser("list", help="list consents", parents=[common]).set_defaults(
         run=_consents_list
     )
@@ -53,7 +54,7 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, parser_class: t
     register.add_argument("--name", required=True, help="display name")
     register.add_argument("--origin", required=True, help="https://host[:port] of the site")
     register.add_argument("--disabled", action="store_true", help="register it disabled")
-    register.set_defaults(run=_sites_add)
+    register.set_defaults(run=_sites_add, creates_database=True)
     site_commands.add_parser("list", help="list sites", parents=[common]).set_defaults(
         run=_sites_list
     )
