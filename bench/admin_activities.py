@@ -3,7 +3,8 @@
 Run: .venv/bin/python bench/admin_activities.py [--rows 1000000] [--depth 500000]
 Builds the database in a temporary file with executemany (a few seconds), then serves the
 admin in-process and times the first page and a deep page (keyset), and compares the same
-deep page's query with OFFSET paging as a baseline.
+deep page's query with OFFSET paging as a baseline; then times date-filtered pages: a range
+covering most of the year, with and without a type, and a narrow one months ago.
 """
 
 from __future__ import annotations
@@ -121,6 +122,24 @@ def main() -> None:
 
                 return lambda: client.portal.call(run)
 
+            today = datetime.now(timezone.utc).date()
+            ranges = {
+                "wide date range (300 days)": f"from={today - timedelta(days=300)}&to={today}",
+                "wide date range and a type": (
+                    f"from={today - timedelta(days=300)}&to={today}&type=click"
+                ),
+                "narrow range 200 days ago (7 days)": (
+                    f"from={today - timedelta(days=200)}&to={today - timedelta(days=194)}"
+                ),
+                "narrow range 200 days ago and a type": (
+                    f"from={today - timedelta(days=200)}&to={today - timedelta(days=194)}"
+                    "&type=click"
+                ),
+                "from a date, no end (100 days)": f"from={today - timedelta(days=100)}",
+            }
+            dated = {
+                label: timed(get(f"/activities?{q}"), args.repeat) for label, q in ranges.items()
+            }
             first = timed(get("/activities"), args.repeat)
             deep = timed(get(f"/activities?before={deep_cursor}"), args.repeat)
             keyset_query = timed(query(before=deep_cursor), args.repeat)
@@ -138,6 +157,8 @@ def main() -> None:
         f"OFFSET / keyset, query: {offset_query / keyset_query:,.0f}x; "
         f"page: {offset_page / deep:.1f}x"
     )
+    for label, milliseconds in dated.items():
+        print(f"activities page, {label + ':':36} {milliseconds:8.1f} ms")
 
 
 if __name__ == "__main__":

@@ -57,12 +57,19 @@ def test_built_in_types() -> None:
         ("CTA click!", "cta_click"),
         ("Über Café", "uber_cafe"),
         ("2024 promo", "_2024_promo"),
-        ("***", "_"),
+        ("Straße Æble Łódź", "strasse_aeble_lodz"),
+        ("Займ 2024", "_2024"),
     ],
 )
 def test_code_name_suggestion_is_always_valid(name: str, code: str) -> None:
     assert code_name_from_display_name(name) == code
     validate_code_name(code)
+
+
+@pytest.mark.parametrize("name", ["Займ", "***", "贷款计算器", "  "])
+def test_no_code_name_is_invented_from_a_name_without_latin_letters(name: str) -> None:
+    with pytest.raises(ValueError, match="no letters A-Z or digits. Enter a code name"):
+        code_name_from_display_name(name)
 
 
 def test_code_name_suggestion_respects_the_length_limit() -> None:

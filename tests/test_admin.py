@@ -2,18 +2,24 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import httpx2
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from kxt_middleware import ActivityStore, ActivityType
-from kxt_middleware.activities import NewActivity
+from kxt_middleware.activities import ActivitySource, NewActivity
 from kxt_middleware.admin import admin_app
+from kxt_middleware.admin.activity_log import ActivityFilter
+from kxt_middleware.admin.auth import SignInThrottle
 from kxt_middleware.operators import create_operator
 
 SECRET = "admin-secret-key-for-tests"
@@ -80,8 +86,20 @@ def test_every_page_needs_a_session(client: TestClient, contact: uuid.UUID) -> N
         response = client.get(path)
         assert response.status_code == 303, path
         assert response.headers["location"] == ("/activities" if path == "/" else "/sign-in")
-    for path in ["/sign-out", f"/contacts/{contact}/delete", "/activity-types/click/disable"]:
-        assert client.post(path, data={}).headers["location"] == "/sign-in"
+    for path in [
+        "/sign-out",
+        f"/contacts/{contact}/delete",
+        "/activity-types/click/disable",
+        "/activity-types/click/enable",
+        "/activity-types/new",
+        "/activity-types/click/edit",
+        "/contact-groups/new",
+        "/contact-groups/loan_prospects/edit",
+        "/contact-groups/loan_prospects/recalculate",
+        "/contact-groups/loan_prospects/delete",
+    ]:
+        response = client.post(path, data={"csrf_token": token(client)})
+        assert response.headers["location"] == "/sign-in", path
     page = client.get("/sign-in")
     assert page.status_code == 200
     assert page.headers["x-frame-options"] == "DENY"
@@ -105,19 +123,31 @@ def test_sign_in_refuses_bad_passwords_and_throttles(client: TestClient) -> None
 
 def test_csrf_is_required_on_every_form(client: TestClient, contact: uuid.UUID) -> None:
     sign_in(client)
+    group = {"name": "Loan prospects", "type_0": "custom_loan_calculator", "at_least_0": "3"}
+    assert post(client, "/contact-groups/new", **group).status_code == 303  # type: ignore[attr-defined]
+    assert post(client, "/activity-types/click/disable").status_code == 303  # type: ignore[attr-defined]
     for path in [
         "/sign-out",
         "/activity-types/new",
         "/activity-types/click/disable",
+        "/activity-types/click/enable",
         "/activity-types/click/edit",
         f"/contacts/{contact}/delete",
         "/contact-groups/new",
+        "/contact-groups/loan_prospects/edit",
+        "/contact-groups/loan_prospects/recalculate",
+        "/contact-groups/loan_prospects/delete",
     ]:
         for data in ({}, {"csrf_token": "forged"}):
-            response = client.post(path, data={"name": "X", **data})
+            response = client.post(path, data={**group, "name": "X", "at_least_0": "1", **data})
             assert response.status_code == 403, path
             assert "security token" in response.text
-    assert client.get("/activities").status_code == 200  # still signed in, nothing changed
+    # still signed in, and nothing changed
+    assert "Loan prospects" in client.get("/contact-groups/loan_prospects").text
+    assert "at least 3 times" in client.get("/contact-groups/loan_prospects").text
+    assert "Recalculated" not in client.get("/contact-groups/loan_prospects").text
+    assert 'action="/activity-types/click/enable"' in client.get("/activity-types").text
+    assert client.get(f"/contacts/{contact}").status_code == 200
 
 
 def test_activity_log_escapes_filters_and_pages(client: TestClient, contact: uuid.UUID) -> None:
@@ -232,10 +262,10 @@ def test_contact_groups_create_edit_recalculate_delete(
     listing = client.get("/contact-groups").text
     assert "loan_prospects" in listing and "<td>1</td>" in listing
     for bad, message in [
-        ({"at_least_0": "two"}, "must be a whole number"),
-        ({"days_0": "0"}, "in_last_days must be between 1"),
-        ({"type_0": ""}, "no condition"),
-        ({"type_0": "unknown_type"}, "does not exist"),
+        ({"at_least_0": "two"}, "Condition 1: ‘at least’ must be a whole number from 1"),
+        ({"days_0": "0"}, "Condition 1: ‘in the last … days’ must be a whole number"),
+        ({"type_0": ""}, "Choose an activity type for at least one condition"),
+        ({"type_0": "unknown_type"}, "Condition 1: there is no activity type"),
     ]:
         response = post(client, "/contact-groups/new", **{**form, "code": "other", **bad})
         assert response.status_code == 400, bad  # type: ignore[attr-defined]
@@ -297,3 +327,139 @@ def test_bad_settings() -> None:
         admin_app(secret_key="short", database="x.sqlite3")
     with pytest.raises(ValueError, match="page_size"):
         admin_app(secret_key=SECRET, database="x.sqlite3", page_size=0)
+
+
+def test_concurrent_wrong_passwords_are_counted_before_they_are_checked(
+    database: Path, contact: uuid.UUID
+) -> None:
+    async def storm() -> list[int]:
+        admin = admin_app(database=database, secret_key=SECRET, failed_sign_in_delay=0.2)
+        transport = httpx2.ASGITransport(app=admin)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://testserver") as web:
+            page = (await web.get("/sign-in")).text
+            found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+            assert found
+            form = {"name": "jane", "password": "guess", "csrf_token": found.group(1)}
+            responses = await asyncio.gather(*(web.post("/sign-in", data=form) for _ in range(40)))
+            right = await web.post("/sign-in", data={**form, "password": PASSWORD})
+        await admin.close()
+        return sorted(response.status_code for response in [*responses, right])
+
+    statuses = asyncio.run(storm())
+    # Five wrong passwords were checked; the other 35 and then the right one were refused.
+    assert statuses == [400] * 5 + [429] * 36
+
+
+def test_throttle_counts_attempts_in_flight_and_forgets_them_on_success() -> None:
+    now = [1000.0]
+    throttle = SignInThrottle(max_failures=3, window=60, delay=0, clock=lambda: now[0])
+    assert [throttle.attempt("jane", "10.0.0.1") for _ in range(3)] == [0, 0, 0]
+    assert throttle.attempt("JANE", "10.0.0.2") == 60  # the name is locked while all 3 run
+    assert throttle.attempt("bob", "10.0.0.1") == 60  # and so is the address
+    throttle.succeeded("jane", "10.0.0.1")  # one of them was the right password
+    assert throttle.attempt("jane", "10.0.0.2") == 0
+    assert throttle.attempt("bob", "10.0.0.1") == 0  # the address has 3 again: 2 + bob's
+    assert throttle.attempt("carl", "10.0.0.1") == 60
+    now[0] += 60
+    assert throttle.retry_after("carl", "10.0.0.1") == 0
+
+
+def test_dates_and_cursors_out_of_range_get_a_clear_answer(
+    client: TestClient, contact: uuid.UUID
+) -> None:
+    sign_in(client)
+    today = datetime.now(timezone.utc).date()  # the store's clock is in UTC
+    soon = (today + timedelta(days=3)).isoformat()
+    future = client.get(f"/activities?from={soon}")
+    assert future.status_code == 200, future.text
+    assert f"{soon} to {soon}" in future.text and "<polyline" not in future.text
+    assert future.text.count('<td class="nowrap">') == 0
+    for query in [
+        "from=0001-01-01&to=0001-01-02",
+        "to=0001-01-05",
+        "from=0999-12-31&to=1000-01-01",
+        "from=9999-12-31",
+    ]:
+        response = client.get(f"/activities?{query}")
+        assert response.status_code == 200, query
+        assert response.text.count('<td class="nowrap">') == 0, query
+    everything = client.get("/activities?from=0001-01-01&to=9999-12-31&type=custom_loan_calculator")
+    assert everything.status_code == 200 and everything.text.count('<td class="nowrap">') == 2
+    assert "9999-12-31" in everything.text
+    assert client.get("/activities?before=9223372036854775807").status_code == 200
+    for name in ["before", "after"]:
+        for number in ["99999999999999999999", "9223372036854775808", "²", "-1"]:
+            response = client.get(f"/activities?{name}={number}")
+            assert response.status_code == 400, (name, number)
+            assert f"{name} must be an activity number" in response.text
+    for path in ["/contacts?before=", f"/contacts/{contact}?before="]:
+        response = client.get(path + "99999999999999999999")
+        assert response.status_code == 400 and "before must be" in response.text, path
+        assert client.get(path + "²").status_code == 400, path
+        assert client.get(path + "9223372036854775807").status_code == 200, path
+
+
+def test_the_chart_draws_what_the_list_shows(client: TestClient, contact: uuid.UUID) -> None:
+    sign_in(client)
+
+    def chart(query: str) -> tuple[int, int, str]:
+        page = client.get(f"/activities?{query}").text
+        legend = page.split("<figcaption>")[1].split("</figcaption>")[0]
+        return page.count('<td class="nowrap">'), page.count("<polyline"), legend
+
+    rows, lines, legend = chart("")
+    assert (rows, lines) == (2, 2) and "pagevisit (1)" in legend
+    rows, lines, legend = chart("type=CUSTOM_LOAN_CALCULATOR")
+    assert (rows, lines) == (2, 1) and "custom_loan_calculator (3)" in legend
+    rows, lines, legend = chart("type=custom_loan_calculator&site=main&source=server")
+    assert (rows, lines) == (2, 1) and "custom_loan_calculator (3)" in legend
+    rows, lines, legend = chart(f"contact={contact}")
+    assert (rows, lines) == (2, 1) and "pagevisit" not in legend
+    rows, lines, legend = chart("site=main")
+    assert (rows, lines) == (2, 1) and "pagevisit" not in legend
+    assert chart("source=headless")[:2] == (0, 0)
+    assert chart("type=click")[:2] == (0, 0)
+
+
+def test_a_date_range_is_read_in_row_order_and_exact_when_the_clock_went_back(
+    database: Path,
+) -> None:
+    days = [date(2025, 3, 10), date(2025, 3, 5), date(2025, 3, 10), date(2025, 3, 7)]
+
+    async def fill() -> None:
+        async with ActivityStore(database, activity_types=[LOAN]) as store:
+            await create_operator(store, "jane", PASSWORD)
+        for day in days:  # the clock goes back between the first and the second activity
+            moment = datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc)
+            async with ActivityStore(database, clock=lambda moment=moment: moment) as store:
+                await store.insert_activities(uuid.uuid4(), [NewActivity(LOAN.code_name)])
+
+    asyncio.run(fill())
+    app = admin_app(database=database, secret_key=SECRET, failed_sign_in_delay=0)
+    with TestClient(app, follow_redirects=False) as client:
+        sign_in(client)
+        for query, expected in [
+            ("from=2025-03-05&to=2025-03-05", ["2025-03-05"]),
+            ("from=2025-03-06&to=2025-03-09", ["2025-03-07"]),
+            ("from=2025-03-06", ["2025-03-07", "2025-03-10", "2025-03-10"]),
+            ("to=2025-03-07", ["2025-03-07", "2025-03-05"]),
+        ]:
+            page = client.get(f"/activities?{query}").text
+            shown = re.findall(r'<td class="nowrap">(\d{4}-\d\d-\d\d)', page)
+            assert shown == expected, query  # newest row first
+    with closing(sqlite3.connect(database)) as connection:
+        for filters in [
+            ActivityFilter(start=date(2025, 3, 6), end=date(2025, 3, 9)),
+            ActivityFilter(type="pagevisit", start=date(2025, 3, 6)),
+            ActivityFilter(
+                source=ActivitySource.SERVER, start=date(2025, 3, 1), end=date(2025, 3, 9)
+            ),
+        ]:
+            where, params = filters.sql(in_row_order=True)
+            plan = connection.execute(
+                "EXPLAIN QUERY PLAN SELECT a.id FROM activities a WHERE "
+                + " AND ".join(where)
+                + " ORDER BY a.id DESC LIMIT 51",
+                params,
+            ).fetchall()
+            assert not any("TEMP B-TREE" in row[3] for row in plan), (filters, plan)

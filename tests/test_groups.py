@@ -28,6 +28,7 @@ from kxt_middleware.groups import (
     recalculate_contact_groups,
     update_contact_group,
 )
+from kxt_middleware.retention import purge_activities
 
 pytestmark = pytest.mark.anyio
 LOAN = ActivityType("custom_loan_calculator", "Loan calculator usage")
@@ -321,3 +322,33 @@ async def test_deleting_a_contact_deletes_its_memberships(
     with closing(sqlite3.connect(database)) as connection:
         assert connection.execute("SELECT count(*) FROM contact_group_members").fetchone() == (0,)
     await delete_contact_group(store, "loan_prospects")
+
+
+async def test_purging_activities_re_evaluates_the_groups_of_their_contacts(
+    store: ActivityStore, clock: Clock
+) -> None:
+    await add_contact_group(store, group(ActivityCondition(LOAN.code_name)))
+    await add_contact_group(
+        store,
+        ContactGroup("ctas", "CTA clickers", conditions=[ActivityCondition(CTA.code_name, 2)]),
+    )
+    old, both, recent = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    for contact in (old, both):
+        await log(store, contact, LOAN.code_name)
+        await log(store, contact, CTA.code_name)
+        await log(store, contact, CTA.code_name)
+    clock.advance(days=40)
+    await log(store, both, LOAN.code_name)
+    await log(store, both, CTA.code_name)
+    await log(store, recent, LOAN.code_name)
+    assert await member_counts(store) == {"loan_prospects": 3, "ctas": 2}
+    commits = store.stats.commits
+    assert await purge_activities(store, timedelta(days=30), batch_size=4) == 6
+    assert store.stats.commits - commits == 2  # the groups change in the batches' transactions
+    # `old` has nothing left; `both` kept one loan activity but only one CTA click of two.
+    assert await groups_of_contact(store, old) == frozenset()
+    assert await groups_of_contact(store, both) == {"loan_prospects"}
+    assert await groups_of_contact(store, recent) == {"loan_prospects"}
+    assert await member_counts(store) == {"loan_prospects": 2, "ctas": 0}
+    # the same as recalculating every group from scratch
+    assert await recalculate_contact_groups(store) == {"loan_prospects": 2, "ctas": 0}

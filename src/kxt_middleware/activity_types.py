@@ -27,15 +27,34 @@ def validate_code_name(code_name: str) -> str:
     return code_name
 
 
+# Latin letters that NFKD does not split into an ASCII letter and accents.
+_LATIN = str.maketrans(
+    {"ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O", "ł": "l",
+     "Ł": "L", "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "TH", "ı": "i"}
+)  # fmt: skip
+
+
 def code_name_from_display_name(display_name: str) -> str:
-    """Suggest a code name: "Loan calculator usage" -> "loan_calculator_usage"."""
+    """Suggest a code name: "Loan calculator usage" -> "loan_calculator_usage".
+
+    Accents are dropped ("Über Café" -> "uber_cafe"); a name with no letter A-Z or digit left
+    (e.g. "Займ") raises ValueError asking for a code name rather than inventing one.
+    """
     ascii_name = (
-        unicodedata.normalize("NFKD", display_name).encode("ascii", "ignore").decode("ascii")
+        unicodedata.normalize("NFKD", display_name.translate(_LATIN))
+        .encode("ascii", "ignore")
+        .decode("ascii")
     )
     slug = re.sub(r"[^A-Za-z0-9]+", "_", ascii_name).strip("_").lower()
-    if not slug or not (slug[0].isalpha() or slug[0] == "_"):
+    if not slug:
+        raise ValueError(
+            f"no code name can be made from the name {display_name!r}: it has no letters A-Z "
+            "or digits. Enter a code name: letters A-Z, digits, '_', '.' or '-', starting "
+            "with a letter or '_' (for example 'custom_loan')"
+        )
+    if not slug[0].isalpha():
         slug = f"_{slug}"
-    return slug[:CODE_NAME_MAX].rstrip("_") or "_"
+    return slug[:CODE_NAME_MAX].rstrip("_")
 
 
 def check_text(field: str, value: str, maximum: int, *, required: bool = False) -> str:

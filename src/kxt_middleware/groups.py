@@ -299,6 +299,12 @@ def _by_guids(guids: Iterable[str]) -> _Contacts:
     )
 
 
+def _by_rows(rows: Iterable[int]) -> _Contacts:
+    return _Contacts(
+        "contact_id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(set(rows))),)
+    )
+
+
 def _by_range(first: int, last: int) -> _Contacts:
     return _Contacts("contact_id BETWEEN ? AND ?", (first, last))
 
@@ -398,6 +404,18 @@ async def _evaluate(
     for group_id, group in groups:
         members = await _members(connection, group, contacts, now)
         await _store_members(connection, group_id, contacts, members, now)
+
+
+async def reevaluate_contacts(
+    connection: aiosqlite.Connection, contact_rows: Iterable[int], now: datetime
+) -> None:
+    """Re-evaluate every group for these contacts (by row number) in the caller's
+    transaction, e.g. after some of their activities were deleted."""
+    rows = set(contact_rows)
+    if rows:
+        groups = await _select_groups(connection)
+        if groups:
+            await _evaluate(connection, groups, _by_rows(rows), now)
 
 
 async def recalculate_contact_group(

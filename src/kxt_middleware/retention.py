@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
 import aiosqlite
 
 from .activities import format_time
+from .groups import reevaluate_contacts
 from .store import ActivityStore
 
 PURGE_BATCH = 5_000
@@ -31,7 +33,8 @@ async def purge_activities(
     """Delete activities older than ``older_than``; return how many were deleted.
 
     Each batch is its own short write transaction, so activities go on being logged between
-    batches.
+    batches; in it, the contacts whose activities were deleted are re-evaluated for every
+    contact group, so no one stays a member on activities that no longer exist.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -40,12 +43,19 @@ async def purge_activities(
     cutoff = format_time(store.clock() - older_than)
 
     async def delete_batch(connection: aiosqlite.Connection) -> int:
-        cursor = await connection.execute(
-            "DELETE FROM activities WHERE id IN "
-            "(SELECT id FROM activities WHERE created < ? LIMIT ?)",
+        async with connection.execute(
+            "SELECT id, contact_id FROM activities WHERE created < ? LIMIT ?",
             (cutoff, batch_size),
+        ) as cursor:
+            rows = [(row[0], row[1]) async for row in cursor]
+        if not rows:
+            return 0
+        await connection.execute(
+            "DELETE FROM activities WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps([activity for activity, _ in rows]),),
         )
-        return cursor.rowcount
+        await reevaluate_contacts(connection, {contact for _, contact in rows}, store.clock())
+        return len(rows)
 
     deleted = 0
     while True:

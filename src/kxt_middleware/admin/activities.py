@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from ..activities import ActivitySource
 from ..chart import MAX_DAYS, activity_chart, chart_legend
-from .activity_log import ActivityFilter, activity_page, daily_counts
+from .activity_log import ActivityFilter, activity_page, daily_counts, days_before, row_number
 from .auth import signed_in
 from .pages import admin_state, render
 
 CHART_DAYS = 30
-
-
-def _cursor(request: Request, name: str) -> int | None:
-    text = request.query_params.get(name, "")
-    if not text:
-        return None
-    if not text.isdigit():
-        raise ValueError(f"{name} must be an activity number")
-    return int(text)
 
 
 @signed_in
@@ -35,16 +24,20 @@ async def activities_page(request: Request) -> Response:
     context = {"types": types, "sources": list(ActivitySource), "params": request.query_params}
     try:
         filters = ActivityFilter.from_query(request.query_params)
-        before, after = _cursor(request, "before"), _cursor(request, "after")
+        params = request.query_params
+        before = row_number(params.get("before", ""), "before", "an activity number")
+        after = row_number(params.get("after", ""), "after", "an activity number")
     except ValueError as exc:
         return render(request, "activities.html", {**context, "error": str(exc)}, 400)
     page = await activity_page(
         state.store, filters, before=before, after=after, limit=state.page_size
     )
-    end = filters.end or state.store.clock().date()
-    start = filters.start or end - timedelta(days=CHART_DAYS - 1)
-    start = max(start, end - timedelta(days=MAX_DAYS - 1))
-    counts = await daily_counts(connection, start, end, filters.type)
+    # The chosen range, or the last 30 days up to today (or to a from-date in the future);
+    # at most MAX_DAYS, the latest ones.
+    today = state.store.clock().date()
+    end = filters.end or max(today, filters.start or today)
+    start = max(filters.start or days_before(end, CHART_DAYS - 1), days_before(end, MAX_DAYS - 1))
+    counts = await daily_counts(connection, filters, start, end)
     return render(
         request,
         "activities.html",
@@ -57,7 +50,6 @@ async def activities_page(request: Request) -> Response:
             "legend": chart_legend(counts),
             "chart_start": start,
             "chart_end": end,
-            "today": date.today(),
         },
     )
 

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import aiosqlite
 
-from ..activities import Activity, ActivitySource, format_time, parse_time
+from ..activities import Activity, ActivitySource, parse_time
 from ..store import ActivityStore
+
+# SQLite's largest integer: a bigger row number would overflow instead of matching nothing.
+MAX_ROW = 2**63 - 1
+
+
+def row_number(text: str, name: str, what: str) -> int | None:
+    """The row number in a query parameter (None when empty); ValueError saying what it is."""
+    text = text.strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_ROW:
+        raise ValueError(f"{name} must be {what}: a whole number like those in the page links")
+    return int(text)
 
 
 def _day(text: str, field: str) -> date:
@@ -23,7 +37,13 @@ def _day(text: str, field: str) -> date:
 
 
 def _start_of(day: date) -> str:
-    return format_time(datetime.combine(day, time(), tzinfo=timezone.utc))
+    # As format_time writes it, with the year always in 4 digits so the text sorts by time.
+    return f"{day.isoformat()}T00:00:00.000000Z"
+
+
+def days_before(day: date, days: int) -> date:
+    """``day`` minus ``days`` days, or the first day of the calendar if that is earlier."""
+    return date.fromordinal(max(1, day.toordinal() - days))
 
 
 @dataclass(frozen=True)
@@ -73,8 +93,13 @@ class ActivityFilter:
         }
         return urlencode({key: value for key, value in values.items() if value is not None})
 
-    def sql(self) -> tuple[list[str], list[Any]]:
-        """SQL conditions on ``activities a`` and their parameters."""
+    def sql(self, *, in_row_order: bool = False) -> tuple[list[str], list[Any]]:
+        """SQL conditions on ``activities a`` and their parameters.
+
+        ``in_row_order``: for reading in row order (a page), a date range from and to (without
+        a type or contact, whose indexes are in row order already) also bounds the row numbers,
+        so SQLite walks the rows in order instead of reading and sorting the whole range.
+        """
         where: list[str] = []
         params: list[Any] = []
         if self.type:
@@ -92,12 +117,27 @@ class ActivityFilter:
         if self.site:
             where.append("a.site = ?")
             params.append(self.site)
+        dates: list[str] = []
+        bounds: list[str] = []
         if self.start:
-            where.append("a.created >= ?")
-            params.append(_start_of(self.start))
-        if self.end:
-            where.append("a.created < ?")
-            params.append(_start_of(self.end + timedelta(days=1)))
+            dates.append("created >= ?")
+            bounds.append(_start_of(self.start))
+        if self.end and self.end < date.max:  # nothing is logged after the calendar ends
+            dates.append("created < ?")
+            bounds.append(_start_of(self.end + timedelta(days=1)))
+        if len(dates) == 2 and in_row_order and not (self.type or self.contact):
+            # The first and last row in the range (from the created index, exact even if a
+            # clock went back); "+" keeps SQLite from using that index to read the range.
+            in_range = " AND ".join(dates)
+            where.append(
+                f"a.id BETWEEN (SELECT min(id) FROM activities WHERE {in_range}) "
+                f"AND (SELECT max(id) FROM activities WHERE {in_range})"
+            )
+            params += [*bounds, *bounds]
+            where += [f"+a.{condition}" for condition in dates]
+        else:
+            where += [f"a.{condition}" for condition in dates]
+        params += bounds
         return where, params
 
 
@@ -120,7 +160,7 @@ async def activity_page(
     limit: int = 50,
 ) -> ActivityPage:
     """A page of activities, newest first, after a keyset cursor (or an OFFSET, to compare)."""
-    where, params = filters.sql()
+    where, params = filters.sql(in_row_order=True)
     ascending = after is not None
     rows = await store.select_activities(
         where,
@@ -143,19 +183,18 @@ async def activity_page(
 
 
 async def daily_counts(
-    connection: aiosqlite.Connection, start: date, end: date, type: str | None = None
+    connection: aiosqlite.Connection, filters: ActivityFilter, start: date, end: date
 ) -> dict[str, dict[date, int]]:
-    """Activities per type per UTC day from ``start`` to ``end`` (inclusive)."""
+    """Activities matching ``filters`` per type per UTC day from ``start`` to ``end``
+    (inclusive; these replace the filter's own dates)."""
+    where, params = dataclasses.replace(filters, start=start, end=end).sql()
     sql = (
-        "SELECT substr(created, 1, 10), type, count(*) FROM activities "
-        "WHERE created >= ? AND created < ?"
+        "SELECT substr(a.created, 1, 10), a.type, count(*) FROM activities a WHERE "
+        + " AND ".join(where)
+        + " GROUP BY 1, 2"
     )
-    params: list[Any] = [_start_of(start), _start_of(end + timedelta(days=1))]
-    if type:
-        sql += " AND type = ?"
-        params.append(type)
     counts: dict[str, dict[date, int]] = {}
-    async with connection.execute(sql + " GROUP BY 1, 2", params) as cursor:
+    async with connection.execute(sql, params) as cursor:
         async for day, activity_type, count in cursor:
             counts.setdefault(activity_type, {})[date.fromisoformat(day)] = count
     return counts

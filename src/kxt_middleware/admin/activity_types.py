@@ -34,9 +34,9 @@ async def new_type(request: Request) -> Response:
         "description": str(form.get("description", "")).strip(),
         "enabled": form.get("enabled") == "on",
     }
-    if not values["code"] and values["name"]:
-        values["code"] = code_name_from_display_name(str(values["name"]))
     try:
+        if not values["code"] and values["name"]:
+            values["code"] = code_name_from_display_name(str(values["name"]))
         activity_type = ActivityType(
             str(values["code"]),
             str(values["name"]),

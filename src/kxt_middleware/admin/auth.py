@@ -72,6 +72,8 @@ class SignInThrottle:
 
     Counted per operator name and per client address, so neither guessing one name from many
     places nor many names from one place gets far; each failure also costs ``delay`` seconds.
+    An attempt counts as a failure from the moment it is let through (until it succeeds), so
+    concurrent attempts cannot all pass the check while the first ones are still verified.
     """
 
     max_failures: int = 5
@@ -79,6 +81,10 @@ class SignInThrottle:
     delay: float = 1.0
     clock: Callable[[], float] = time.monotonic
     _failures: dict[str, deque[float]] = field(default_factory=dict)
+
+    @staticmethod
+    def _keys(name: str, address: str) -> tuple[str, str]:
+        return f"name:{name.lower()}", f"ip:{address}"
 
     def _recent(self, key: str) -> deque[float]:
         failures = self._failures.setdefault(key, deque())
@@ -94,18 +100,36 @@ class SignInThrottle:
         """Seconds until another attempt is allowed (0: allowed now)."""
         waits = [
             failures[0] + self.window - self.clock()
-            for failures in (self._recent(f"name:{name.lower()}"), self._recent(f"ip:{address}"))
+            for failures in map(self._recent, self._keys(name, address))
             if len(failures) >= self.max_failures
         ]
         return max(waits, default=0.0)
 
-    async def failed(self, name: str, address: str) -> None:
-        """Count a wrong password and make the caller wait."""
-        for key in (f"name:{name.lower()}", f"ip:{address}"):
-            self._failures.setdefault(key, deque()).append(self.clock())
+    def attempt(self, name: str, address: str) -> float:
+        """Count an attempt as failed before its password is checked; 0 if it may go on.
+
+        Otherwise nothing is counted and the result is the seconds until the next attempt is
+        allowed. A successful attempt is taken back with :meth:`succeeded`.
+        """
+        wait = self.retry_after(name, address)
+        if wait:
+            return wait
+        now = self.clock()
+        for key in self._keys(name, address):
+            self._failures.setdefault(key, deque()).append(now)
+        return 0.0
+
+    async def failed(self) -> None:
+        """Make the caller of a wrong password wait (the attempt is already counted)."""
         if self.delay:
             await asyncio.sleep(self.delay)
 
-    def succeeded(self, name: str) -> None:
-        """Forget the wrong passwords typed for this name."""
-        self._failures.pop(f"name:{name.lower()}", None)
+    def succeeded(self, name: str, address: str) -> None:
+        """Forget the wrong passwords typed for this name, and this attempt from the address."""
+        name_key, address_key = self._keys(name, address)
+        self._failures.pop(name_key, None)
+        failures = self._recent(address_key)
+        if failures:
+            failures.pop()  # one of the attempts from this address, all counted alike
+            if not failures:
+                del self._failures[address_key]

@@ -10,11 +10,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..activity_types import code_name_from_display_name
+from ..activities import VALUE_MAX
+from ..activity_types import (
+    DESCRIPTION_MAX,
+    DISPLAY_NAME_MAX,
+    ActivityType,
+    code_name_from_display_name,
+    validate_code_name,
+)
 from ..groups import (
     MAX_CONDITIONS,
+    MAX_COUNT,
+    MAX_DAYS,
     ActivityCondition,
     ContactGroup,
+    UnknownContactGroupError,
     add_contact_group,
     contact_group,
     contact_groups,
@@ -25,6 +35,7 @@ from ..groups import (
     recalculate_contact_group,
     update_contact_group,
 )
+from .activity_log import row_number
 from .auth import checked_form, signed_in
 from .pages import admin_state, redirect, render
 
@@ -61,14 +72,8 @@ def _condition_rows(group: ContactGroup) -> list[dict[str, Any]]:
     )
 
 
-def _whole(text: str, label: str, row: int) -> int:
-    if not text.strip().isdigit():
-        raise ValueError(f"condition {row}: {label} must be a whole number, not {text!r}")
-    return int(text)
-
-
-def _read_form(form: FormData, code_name: str | None) -> tuple[dict[str, Any], ContactGroup]:
-    """The submitted values (to show again) and the group they describe (or ValueError)."""
+def _submitted(form: FormData, current: ContactGroup | None) -> dict[str, Any]:
+    """What the marketer typed (rows without an activity type dropped), to show again."""
     rows: list[dict[str, Any]] = []
     for index in range(MAX_CONDITIONS):
         row = {
@@ -77,30 +82,89 @@ def _read_form(form: FormData, code_name: str | None) -> tuple[dict[str, Any], C
         }
         if row["type"]:
             rows.append(row)
-    name = str(form.get("name", "")).strip()
-    code = code_name or str(form.get("code", "")).strip() or code_name_from_display_name(name)
-    description = str(form.get("description", "")).strip()
-    match: Any = str(form.get("match", "all"))
-    values = {
-        "name": name,
-        "code": code,
-        "description": description,
-        "match": match,
+    return {
+        "name": str(form.get("name", "")).strip(),
+        "code": current.code_name if current else str(form.get("code", "")).strip(),
+        "description": str(form.get("description", "")).strip(),
+        "match": str(form.get("match", "all")),
         "rows": _rows(rows),
     }
-    conditions = []
-    for number, row in enumerate(rows, start=1):
-        conditions.append(
-            ActivityCondition(
-                row["type"],
-                _whole(row["at_least"] or "1", "'at least'", number),
-                _whole(row["days"], "'in the last days'", number) if row["days"] else None,
-                row["value"] or None,
-                "contains" if row["value_match"] == "contains" else "equals",
-            )
+
+
+def _whole(text: str, maximum: int) -> int | None:
+    """The whole number from 1 to ``maximum`` in ``text``, or None."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(maximum)):
+        return None
+    number = int(text)
+    return number if 1 <= number <= maximum else None
+
+
+def _condition(number: int, row: dict[str, str], types: dict[str, str]) -> ActivityCondition:
+    """Condition ``number`` of the form; ValueError saying which one and what to change."""
+    where = f"Condition {number}"
+    activity_type = types.get(row["type"].lower())
+    if activity_type is None:
+        raise ValueError(
+            f"{where}: there is no activity type {row['type']!r}; choose one from the list "
+            "(or create it under Activity types first)."
         )
-    group = ContactGroup(code, name, description, conditions, match)
-    return values, group
+    at_least = _whole(row["at_least"] or "1", MAX_COUNT)
+    if at_least is None:
+        raise ValueError(
+            f"{where}: ‘at least’ must be a whole number from 1 to {MAX_COUNT:,}, "
+            f"not {row['at_least']!r}."
+        )
+    days = _whole(row["days"], MAX_DAYS) if row["days"] else None
+    if row["days"] and days is None:
+        raise ValueError(
+            f"{where}: ‘in the last … days’ must be a whole number from 1 to {MAX_DAYS:,}, "
+            f"or empty for any time; not {row['days']!r}."
+        )
+    if len(row["value"]) > VALUE_MAX:
+        raise ValueError(
+            f"{where}: the value is {len(row['value'])} characters long; "
+            f"at most {VALUE_MAX} are allowed."
+        )
+    value_match = row["value_match"] or "equals"
+    if value_match not in ("equals", "contains"):
+        raise ValueError(f"{where}: choose whether the value is ‘equal to’ or ‘containing’.")
+    return ActivityCondition(
+        activity_type,
+        at_least,
+        days,
+        row["value"] or None,
+        "contains" if value_match == "contains" else "equals",
+    )
+
+
+def _group(values: dict[str, Any], types: list[ActivityType]) -> ContactGroup:
+    """The group the submitted ``values`` describe; ValueError in the form's own words.
+
+    An empty code name is made from the name and written into ``values`` to be shown.
+    """
+    name, description, match = values["name"], values["description"], values["match"]
+    if not name:
+        raise ValueError("Enter a name for the contact group.")
+    if len(name) > DISPLAY_NAME_MAX:
+        raise ValueError(
+            f"The name is {len(name)} characters long; at most {DISPLAY_NAME_MAX} are allowed."
+        )
+    if len(description) > DESCRIPTION_MAX:
+        raise ValueError(
+            f"The description is {len(description)} characters long; "
+            f"at most {DESCRIPTION_MAX} are allowed."
+        )
+    if not values["code"]:
+        values["code"] = code_name_from_display_name(name)
+    validate_code_name(values["code"])
+    if match not in ("all", "any"):
+        raise ValueError("Choose whether contacts must perform all or any of the conditions.")
+    known = {activity_type.key: activity_type.code_name for activity_type in types}
+    rows = [row for row in values["rows"] if row["type"]]
+    conditions = [_condition(number, row, known) for number, row in enumerate(rows, start=1)]
+    if not conditions:
+        raise ValueError("Choose an activity type for at least one condition.")
+    return ContactGroup(values["code"], name, description, conditions, match)
 
 
 @signed_in
@@ -116,10 +180,9 @@ async def new_group(request: Request) -> Response:
         "rows": _rows([]),
     }
     if request.method == "POST":
-        form = await checked_form(request)
+        values = _submitted(await checked_form(request), None)
         try:
-            values, group = _read_form(form, None)
-            saved = await add_contact_group(store, group)
+            saved = await add_contact_group(store, _group(values, types))
         except ValueError as exc:
             context = {"values": values, "types": types, "error": str(exc), "current": None}
             return render(request, "contact_group_form.html", context, 400)
@@ -151,13 +214,14 @@ async def edit_group(request: Request) -> Response:
         "rows": _condition_rows(current),
     }
     if request.method == "POST":
-        form = await checked_form(request)
+        values = _submitted(await checked_form(request), current)
         try:
-            values, group = _read_form(form, current.code_name)
-            await update_contact_group(store, group)
+            await update_contact_group(store, _group(values, types))
         except ValueError as exc:
             context = {"values": values, "types": types, "error": str(exc), "current": current}
             return render(request, "contact_group_form.html", context, 400)
+        except UnknownContactGroupError:
+            raise HTTPException(404, "This contact group has just been deleted.") from None
         members = await count_members(store, current.code_name)
         notice = f"Saved contact group {current.code_name}: {members} member(s)."
         return redirect(request, f"/contact-groups/{current.code_name}", notice)
@@ -170,10 +234,10 @@ async def group_detail(request: Request) -> Response:
     """A group's conditions and current members."""
     state = admin_state(request)
     group = await _existing(request)
-    after_text = request.query_params.get("after", "")
-    if after_text and not after_text.isdigit():
-        raise HTTPException(400, "after must be a row number.")
-    after = int(after_text or 0)
+    try:
+        after = row_number(request.query_params.get("after", ""), "after", "a contact number") or 0
+    except ValueError as exc:
+        raise HTTPException(400, f"{exc}.") from None
     members = await group_members(
         state.store, group.code_name, after=after, limit=state.page_size + 1
     )

@@ -10,7 +10,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..groups import contact_groups, groups_of_contact
-from .activity_log import ActivityFilter, activity_page, contact_page, contact_summary
+from .activity_log import (
+    ActivityFilter,
+    activity_page,
+    contact_page,
+    contact_summary,
+    row_number,
+)
 from .auth import checked_form, signed_in
 from .pages import admin_state, redirect, render
 
@@ -22,11 +28,11 @@ def _guid(request: Request) -> uuid.UUID:
         raise HTTPException(404, "This is not a contact GUID.") from None
 
 
-def _cursor(request: Request) -> int | None:
-    text = request.query_params.get("before", "")
-    if text and not text.isdigit():
-        raise HTTPException(400, "before must be a row number.")
-    return int(text) if text else None
+def _cursor(request: Request, what: str) -> int | None:
+    try:
+        return row_number(request.query_params.get("before", ""), "before", what)
+    except ValueError as exc:
+        raise HTTPException(400, f"{exc}.") from None
 
 
 @signed_in
@@ -34,7 +40,9 @@ async def list_contacts(request: Request) -> Response:
     """Contacts, newest first, with activity counts and last activity."""
     state = admin_state(request)
     rows, older = await contact_page(
-        await state.store.read_connection(), before=_cursor(request), limit=state.page_size
+        await state.store.read_connection(),
+        before=_cursor(request, "a contact number"),
+        limit=state.page_size,
     )
     return render(request, "contacts.html", {"contacts": rows, "older": older})
 
@@ -44,6 +52,7 @@ async def contact_detail(request: Request) -> Response:
     """One contact: its groups and its activities, newest first."""
     state = admin_state(request)
     guid = _guid(request)
+    before = _cursor(request, "an activity number")
     connection = await state.store.read_connection()
     summary = await contact_summary(connection, guid)
     if summary is None:
@@ -51,7 +60,7 @@ async def contact_detail(request: Request) -> Response:
     codes = await groups_of_contact(state.store, guid)
     groups = [group for group in await contact_groups(state.store) if group.code_name in codes]
     page = await activity_page(
-        state.store, ActivityFilter(contact=guid), before=_cursor(request), limit=state.page_size
+        state.store, ActivityFilter(contact=guid), before=before, limit=state.page_size
     )
     return render(request, "contact.html", {"contact": summary, "groups": groups, "page": page})
 

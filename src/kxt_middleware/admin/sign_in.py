@@ -19,17 +19,18 @@ async def sign_in_page(request: Request) -> Response:
     name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
     state = admin_state(request)
     address = request.client.host if request.client else "unknown"
-    wait = state.throttle.retry_after(name, address)
+    # Counted before the slow password check: concurrent guesses cannot all get through.
+    wait = state.throttle.attempt(name, address)
     if wait:
         minutes = max(1, round(wait / 60))
         error = f"Too many wrong passwords. Try again in {minutes} minute{'s' * (minutes > 1)}."
         return render(request, "sign_in.html", {"name": name, "error": error}, 429)
     operator = await verify_operator(state.store, name, password) if name and password else None
     if operator is None:
-        await state.throttle.failed(name, address)
+        await state.throttle.failed()
         error = "Wrong name or password."
         return render(request, "sign_in.html", {"name": name, "error": error}, 400)
-    state.throttle.succeeded(name)
+    state.throttle.succeeded(name, address)
     request.session.clear()  # a new session (and CSRF token) for the signed-in operator
     request.session["operator"] = operator
     return redirect(request, "/activities")
