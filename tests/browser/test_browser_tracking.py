@@ -44,6 +44,20 @@ from .pages import (
 
 Serve = Callable[[ASGIApp], str]
 
+
+def consenting_cta_page(
+    page: Page, serve: Serve, database: Path, init_script: str | None = None
+) -> Watch:
+    """The CTA page (no page visit) opened by a visitor who agreed; its requests watched."""
+    base = serve(tracking_app(database, [Route("/", html_page(CTA_BUTTON, log_page_visit=False))]))
+    if init_script is not None:
+        page.add_init_script(init_script)
+    watch = Watch.attach(page)
+    page.goto(base + "/agree")
+    page.goto(base + "/")
+    return watch
+
+
 CTA_BUTTON = f'<button id="cta" onclick="{CTA_CALL}">Get a loan</button>'
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
@@ -362,11 +376,7 @@ def test_a_late_answer_does_not_switch_tracking_back_on_after_a_revoke(
     page: Page, serve: Serve, tmp_path: Path
 ) -> None:
     database = tmp_path / "kxt.sqlite3"
-    base = serve(tracking_app(database, [Route("/", html_page(CTA_BUTTON, log_page_visit=False))]))
-    page.add_init_script(COUNT_JSON_READS)
-    watch = Watch.attach(page)
-    page.goto(base + "/agree")
-    page.goto(base + "/")
+    watch = consenting_cta_page(page, serve, database, COUNT_JSON_READS)
     late: list[tuple[PlaywrightRoute, Any]] = []
 
     def answer_late(route: PlaywrightRoute) -> None:
@@ -452,10 +462,7 @@ def test_page_visits_and_the_landing_page(page: Page, serve: Serve, tmp_path: Pa
 
 def test_no_page_visit_when_turned_off(page: Page, serve: Serve, tmp_path: Path) -> None:
     database = tmp_path / "kxt.sqlite3"
-    base = serve(tracking_app(database, [Route("/", html_page(CTA_BUTTON, log_page_visit=False))]))
-    watch = Watch.attach(page)
-    page.goto(base + "/agree")
-    page.goto(base + "/")
+    watch = consenting_cta_page(page, serve, database)
     page.click("#cta")
     rows = wait_for_stored(database, 1)
     settle(page)
@@ -685,10 +692,7 @@ def test_a_network_failure_is_reported_as_error_other(
     page: Page, serve: Serve, tmp_path: Path
 ) -> None:
     database = tmp_path / "kxt.sqlite3"
-    base = serve(tracking_app(database, [Route("/", html_page(CTA_BUTTON, log_page_visit=False))]))
-    watch = Watch.attach(page)
-    page.goto(base + "/agree")
-    page.goto(base + "/")
+    watch = consenting_cta_page(page, serve, database)
     page.evaluate("window.__errors = []; kxt('onerror', (name) => __errors.push(name))")
     page.route(f"**{ACTIVITIES}", lambda route: route.abort())  # the server stops answering
 
@@ -728,11 +732,7 @@ def test_a_failed_fetch_is_retried_once_as_a_beacon(
     page: Page, serve: Serve, tmp_path: Path
 ) -> None:
     database = tmp_path / "kxt.sqlite3"
-    base = serve(tracking_app(database, [Route("/", html_page(CTA_BUTTON, log_page_visit=False))]))
-    page.add_init_script(FETCH_REJECTS_ONCE)
-    watch = Watch.attach(page)
-    page.goto(base + "/agree")
-    page.goto(base + "/")
+    watch = consenting_cta_page(page, serve, database, FETCH_REJECTS_ONCE)
     page.click("#cta")
 
     deadline = time.monotonic() + 5
