@@ -121,8 +121,22 @@ def test_tag_defaults_and_options(make_app: AppFactory) -> None:
         external = client.get("/external").text
         assert "window.kxt" not in external and "<script async" not in external
         assert f'<script src="/Kentico.Tracking/{script.filename}"' in external
+        assert "pagehide" not in html  # below Visitor the stub never sends anything
         client.post("/consent", json={"level": "ALL"})
-        assert 'data-level="1000"' in client.get("/default").text
+        consenting = client.get("/default").text
+        assert 'data-level="1000"' in consenting
+        # For a consenting visitor, the stub sends what waits in its queue if the page is left
+        # before kxt.js ran; not when custom activities are turned off.
+        assert 'addEventListener("pagehide"' in consenting
+        assert 'sendBeacon("/Kentico.Tracking/browser/activities"' in consenting
+        assert "pagehide" not in client.get("/renamed").text
+        assert "pagehide" not in client.get("/external").text
+
+
+def test_the_stub_keeps_its_endpoint_inside_the_script_element() -> None:
+    with_leave = stub("kxt", send_on_leave="/a</script><b>/browser/activities")
+    assert "</script>" not in with_leave and '"/a<\\/script><b>/browser/activities"' in with_leave
+    assert stub("kxt").endswith("push(arguments)};")
 
 
 def test_nonce_is_escaped_and_prefix_and_root_path_are_used(make_app: AppFactory) -> None:

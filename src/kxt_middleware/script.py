@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -102,11 +103,36 @@ class TrackingScript:
         return "sha384-" + base64.b64encode(hashlib.sha384(self.minified).digest()).decode()
 
 
-def stub(function_name: str) -> str:
-    """The inline queue stub: calls made before the script loads wait in ``name.q``."""
+# Added to the stub for a consenting visitor: if the page is left before kxt.js has run (a
+# link clicked while the async script still loads), the custom activities still waiting in the
+# stub's queue go out as beacons, 20 per request, and leave the queue (a page restored from the
+# back/forward cache must not send them twice). Once kxt.js runs, the function has no queue and
+# this does nothing. $W$ is the function, $E$ the activities endpoint (JSON string).
+_SEND_ON_LEAVE = (
+    'addEventListener("pagehide",function(){var f=$W$,q=f.q,a=[],k=[],c=crypto,n=navigator,'
+    's=function(v){return v==null?"":""+v},i;if(!q)return;for(i=0;i<q.length;i++)'
+    'q[i][0]=="customactivity"?a.push({id:c.randomUUID?c.randomUUID():'
+    "([1e7]+-1e3+-4e3+-8e3+-1e11).replace(/[018]/g,function(d){return(d^c.getRandomValues("
+    "new Uint8Array(1))[0]&15>>d/4).toString(16)}),type:s((q[i][1]||{}).type),"
+    "value:s((q[i][1]||{}).value),title:s((q[i][1]||{}).title),url:location.href,"
+    "referrer:document.referrer}):k.push(q[i]);for(i=0;i<a.length;i+=20)"
+    "if(!n.sendBeacon($E$,JSON.stringify({activities:a.slice(i,i+20)})))return;f.q=k});"
+)
+
+
+def stub(function_name: str, *, send_on_leave: str | None = None) -> str:
+    """The inline queue stub: calls made before the script loads wait in ``name.q``.
+
+    With ``send_on_leave`` (the activities endpoint), custom activities still queued when the
+    page is left before the script ran are sent there as beacons (for consenting visitors).
+    """
     name = validate_function_name(function_name)
     w = f"window.{name}"
-    return f"{w}={w}||function(){{({w}.q={w}.q||[]).push(arguments)}};"
+    queue = f"{w}={w}||function(){{({w}.q={w}.q||[]).push(arguments)}};"
+    if send_on_leave is None:
+        return queue
+    endpoint = json.dumps(send_on_leave).replace("</", "<\\/")
+    return queue + _SEND_ON_LEAVE.replace("$W$", w).replace("$E$", endpoint)
 
 
 def _attributes(**values: Any) -> str:
@@ -152,8 +178,16 @@ def activity_logging_script(
     )
     if not inline:
         return Markup(f"<script{external}></script>")
+    # The stub sends what waits in its queue if the page is left before kxt.js has run; only
+    # for a visitor who consents (nothing is ever sent below Visitor).
+    leave = (
+        f"{base}/browser/activities"
+        if log_custom_activity and logger.visitor.level.allows_tracking
+        else None
+    )
     return Markup(
-        f"<script{_attributes(nonce=nonce)}>{stub(name)}</script><script async{external}></script>"
+        f"<script{_attributes(nonce=nonce)}>{stub(name, send_on_leave=leave)}</script>"
+        f"<script async{external}></script>"
     )
 
 
