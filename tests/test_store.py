@@ -404,3 +404,14 @@ async def test_an_erased_contact_is_not_brought_back(database: Path) -> None:
         assert later[0].status is LogStatus.CONTACT_ERASED
         assert not await store.contact_exists(erased)
         assert {a.contact for a in await store.activities()} == {other}
+
+
+@pytest.mark.parametrize("kind", ["not a database", "a folder"])
+async def test_a_file_that_is_not_a_database_says_so(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "kxt.sqlite3"
+    if kind == "a folder":
+        path.mkdir()
+    else:
+        path.write_text("these are my notes, not a database")
+    with pytest.raises(StoreError, match="cannot open the activity database .*check that the path"):
+        await ActivityStore(path).open()

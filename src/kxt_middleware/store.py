@@ -237,7 +237,18 @@ class ActivityStore:
                 f"cannot open the activity database {self.database!r}: the folder {directory!r} "
                 "does not exist; create it or pass another database path"
             )
-        connection = await aiosqlite.connect(self.database, isolation_level=None)
+        pending = aiosqlite.connect(self.database, isolation_level=None)
+        try:
+            connection = await pending
+        except BaseException as exc:
+            # aiosqlite stops its worker thread by posting to this loop: wait for it here, or
+            # the thread outlives a short-lived loop (a CLI run) and prints a traceback.
+            worker = getattr(pending, "_thread", None)
+            if worker is not None:
+                await asyncio.to_thread(worker.join, 5)
+            if isinstance(exc, sqlite3.Error):
+                raise self._cannot_open(exc) from exc
+            raise
         try:
             await connection.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
             await connection.execute("PRAGMA foreign_keys = ON")
@@ -249,10 +260,18 @@ class ActivityStore:
                 # commit spreads that one fsync over every caller waiting in the queue.
                 await connection.execute("PRAGMA journal_mode = WAL")
                 await connection.execute(f"PRAGMA synchronous = {self._synchronous}")
-        except BaseException:
+        except BaseException as exc:
             await connection.close()
+            if isinstance(exc, sqlite3.Error):
+                raise self._cannot_open(exc) from exc
             raise
         return connection
+
+    def _cannot_open(self, error: sqlite3.Error) -> StoreError:
+        return StoreError(
+            f"cannot open the activity database {self.database!r}: {error}; check that the path "
+            "is an SQLite file (or a new file's name) that this process may read and write"
+        )
 
     async def _migrate(self, connection: aiosqlite.Connection) -> None:
         await connection.execute("BEGIN IMMEDIATE")
