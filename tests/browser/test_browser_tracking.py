@@ -45,6 +45,13 @@ from .pages import (
 Serve = Callable[[ASGIApp], str]
 
 
+# A CTA whose clicks log the values c1, c2, c3, ...
+COUNTING_CTA = (
+    "<script>var n = 0</script><button id=cta "
+    "onclick=\"kxt('customactivity',{type:'custom_cta',value:'c'+(++n)})\">go</button>"
+)
+
+
 def consenting_cta_page(
     page: Page, serve: Serve, database: Path, init_script: str | None = None
 ) -> Watch:
@@ -306,10 +313,7 @@ def test_without_consent_nothing_is_sent_until_the_visitor_agrees(
     page: Page, serve: Serve, tmp_path: Path
 ) -> None:
     database = tmp_path / "kxt.sqlite3"
-    button = "<button id=cta onclick=\"kxt('customactivity',{type:'custom_cta',value:'c'+(++n)})\">"
-    endpoint = html_page(
-        f"<script>var n = 0</script>{button}go</button>", title="Held", log_page_visit=True
-    )
+    endpoint = html_page(COUNTING_CTA, title="Held", log_page_visit=True)
     base = serve(tracking_app(database, [Route("/held", endpoint)]))
     watch = Watch.attach(page)
     page.goto(base + "/held")
@@ -346,8 +350,7 @@ def test_batches_stay_under_the_keepalive_limit_with_long_urls(
     page: Page, serve: Serve, tmp_path: Path
 ) -> None:
     database = tmp_path / "kxt.sqlite3"
-    button = "<button id=cta onclick=\"kxt('customactivity',{type:'custom_cta',value:'c'+(++n)})\">"
-    endpoint = html_page(f"<script>var n = 0</script>{button}go</button>", log_page_visit=True)
+    endpoint = html_page(COUNTING_CTA, log_page_visit=True)
     base = serve(tracking_app(database, [Route("/held", endpoint)]))
     watch = Watch.attach(page)
     long_url = f"{base}/held?q={'u' * 4000}"  # 20 such activities: over 80 KB of JSON
@@ -374,8 +377,7 @@ def test_a_failed_batch_does_not_stop_the_next_ones(
     page: Page, serve: Serve, tmp_path: Path
 ) -> None:
     database = tmp_path / "kxt.sqlite3"
-    button = "<button id=cta onclick=\"kxt('customactivity',{type:'custom_cta',value:'c'+(++n)})\">"
-    endpoint = html_page(f"<script>var n = 0</script>{button}go</button>", log_page_visit=False)
+    endpoint = html_page(COUNTING_CTA, log_page_visit=False)
     base = serve(tracking_app(database, [Route("/held", endpoint)]))
     watch = Watch.attach(page)
     page.goto(base + "/held")
