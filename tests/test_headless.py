@@ -274,7 +274,32 @@ def test_revoking_tracking_erases_the_contact_for_good(
     assert f"POST {P}/contacts" in again.json()["detail"]
     assert client.get(url).json() == {"isAgreed": False}
     refused = client.post(f"{P}/activities", json=body).json()["results"][0]
-    assert refused["status"] == 403
+    assert refused["status"] == 410 and refused["error"] == "contact_erased"
+    assert stored(database) == []
+
+
+def test_revoking_a_consent_stored_in_another_case_erases_too(
+    make_app: AppFactory, database: Path
+) -> None:
+    async def set_up() -> tuple[str, str]:
+        async with ActivityStore(database, activity_types=[LOAN]) as store:
+            token, key = await create_api_key(store, "mobile_app")
+            await add_consent(store, Consent("Tracking", "Tracking", "short", "full"))
+            return token, str(key.channel.guid)
+
+    token, channel = asyncio.run(set_up())
+    with TestClient(make_app()) as client:
+        client.headers["authorization"] = f"Bearer {token}"
+        contact = client.post(f"{P}/contacts").json()["contact"]
+        url = f"{P}/contacts/{contact}/consents/tracking"
+        assert client.post(url, json={"agree": True}).json() == {"isAgreed": True}
+        body = {
+            "channel": channel,
+            "contact": contact,
+            "activities": [{"type": "click", "value": "a"}],
+        }
+        assert client.post(f"{P}/activities", json=body).json()["results"][0]["status"] == 202
+        assert client.post(url, json={"agree": False}).json() == {"isAgreed": False}
     assert stored(database) == []
 
 

@@ -45,7 +45,8 @@ _REASONS = {
     LogStatus.TYPE_UNKNOWN: "no activity type has this code name",
     LogStatus.CONTACT_ERASED: (
         "the contact was erased (consent withdrawn, or deleted by an operator); nothing was "
-        "stored for it, and a visitor who still consents continues as a new contact"
+        "stored for it, and a visitor who still consents continues as a new contact on the next "
+        "request"
     ),
 }
 

@@ -305,17 +305,24 @@ def _check_database(database: str, *, create: bool) -> None:
     """
     if os.path.isdir(database):
         raise StoreError(f"{database!r} is a folder, not a database file; check --database")
-    if not os.path.isdir(os.path.dirname(os.path.abspath(database))):
+    folder = os.path.dirname(os.path.abspath(database))
+    if not os.path.isdir(folder):
         return  # ActivityStore says which folder is missing
-    existed = os.path.exists(database)
-    uri = f"{Path(database).absolute().as_uri()}?mode={'rwc' if create else 'rw'}"
+    if not os.path.exists(database):
+        # Nothing to read yet. Never create (and remove) a file here: another process may be
+        # creating the database at this very moment.
+        if create and not os.access(folder, os.W_OK | os.X_OK):
+            raise StoreError(
+                f"cannot create the database {database!r}: the folder {folder!r} is not "
+                "writable; check --database"
+            )
+        return
+    uri = f"{Path(database).absolute().as_uri()}?mode=rw"
     connection = sqlite3.connect(uri, uri=True)
     try:
         connection.execute("PRAGMA schema_version").fetchone()  # reads the header
     finally:
         connection.close()
-    if not existed:  # the empty file this check made: the command creates the database
-        os.remove(database)
 
 
 def _one_line(text: str) -> str:

@@ -100,7 +100,8 @@ class HeadlessApi:
                         "contact_erased",
                         f"{exc} (POST {self.prefix}/contacts gives a new one)",
                     ) from None
-                if not agree and consent == self.tracking_consent and self.erase_on_revoke:
+                tracking = consent.lower() == self.tracking_consent.lower()
+                if not agree and tracking and self.erase_on_revoke:
                     # As in the browser: revoking tracking erases what was stored about the
                     # contact, and its GUID can never be tracked again.
                     await _overload_safe(store.delete_contact(contact))
@@ -173,11 +174,13 @@ class HeadlessApi:
                 results.append(None)
             except ValueError as exc:
                 results.append({"status": 400, "error": "invalid_activity", "detail": str(exc)})
-        agreed = not self.require_consent or await has_agreed(
-            self.tracker.store, contact, self.tracking_consent
-        )
+        store = self.tracker.store
+        agreed = not self.require_consent or await has_agreed(store, contact, self.tracking_consent)
+        # An erased contact has no agreement left; the store answers it 410 (never stored), so
+        # the app learns to create a new contact instead of asking for consent again.
+        tracked = agreed or await store.is_erased(contact)
         logged = iter(
-            await _overload_safe(self.tracker.log(Contact(contact) if agreed else None, valid))
+            await _overload_safe(self.tracker.log(Contact(contact) if tracked else None, valid))
         )
         answers = [answer or _answer(next(logged)) for answer in results]
         return JSONResponse({"results": answers}, status_code=207)

@@ -106,25 +106,30 @@ class TrackingScript:
 # Added to the stub for a consenting visitor: if the page is left before kxt.js has run (a
 # link clicked while the async script still loads), the custom activities still waiting in the
 # stub's queue go out as beacons, 20 per request, and leave the queue (a page restored from the
-# back/forward cache must not send them twice). Once kxt.js runs, the function has no queue and
-# this does nothing. $W$ is the function, $E$ the activities endpoint (JSON string).
+# back/forward cache must not send them twice). A queued consentrevoke wins: then only the
+# revocation is sent, as kxt.js would have done. Once kxt.js runs, the function has no queue and
+# this does nothing. $W$ is the function, $E$ the browser endpoints' base (a JSON string).
 _SEND_ON_LEAVE = (
     'addEventListener("pagehide",function(){var f=$W$,q=f.q,a=[],k=[],c=crypto,n=navigator,'
     's=function(v){return v==null?"":""+v},i;if(!q)return;for(i=0;i<q.length;i++)'
+    'if(q[i][0]=="consentrevoke"){n.sendBeacon($E$+"/consent",\'{"agree":false}\')&&(f.q=[]);'
+    "return}for(i=0;i<q.length;i++)"
     'q[i][0]=="customactivity"?a.push({id:c.randomUUID?c.randomUUID():'
     "([1e7]+-1e3+-4e3+-8e3+-1e11).replace(/[018]/g,function(d){return(d^c.getRandomValues("
     "new Uint8Array(1))[0]&15>>d/4).toString(16)}),type:s((q[i][1]||{}).type),"
     "value:s((q[i][1]||{}).value),title:s((q[i][1]||{}).title),url:location.href,"
     "referrer:document.referrer}):k.push(q[i]);for(i=0;i<a.length;i+=20)"
-    "if(!n.sendBeacon($E$,JSON.stringify({activities:a.slice(i,i+20)})))return;f.q=k});"
+    'if(!n.sendBeacon($E$+"/activities",JSON.stringify({activities:a.slice(i,i+20)})))return;'
+    "f.q=k});"
 )
 
 
 def stub(function_name: str, *, send_on_leave: str | None = None) -> str:
     """The inline queue stub: calls made before the script loads wait in ``name.q``.
 
-    With ``send_on_leave`` (the activities endpoint), custom activities still queued when the
-    page is left before the script ran are sent there as beacons (for consenting visitors).
+    With ``send_on_leave`` (the browser endpoints' base, ``{prefix}/browser``), custom activities
+    still queued when the page is left before the script ran are sent as beacons (for
+    consenting visitors), or only the revocation if one is queued.
     """
     name = validate_function_name(function_name)
     w = f"window.{name}"
@@ -181,9 +186,7 @@ def activity_logging_script(
     # The stub sends what waits in its queue if the page is left before kxt.js has run; only
     # for a visitor who consents (nothing is ever sent below Visitor).
     leave = (
-        f"{base}/browser/activities"
-        if log_custom_activity and logger.visitor.level.allows_tracking
-        else None
+        f"{base}/browser" if log_custom_activity and logger.visitor.level.allows_tracking else None
     )
     return Markup(
         f"<script{_attributes(nonce=nonce)}>{stub(name, send_on_leave=leave)}</script>"

@@ -756,6 +756,13 @@ class ActivityStore:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
+    async def is_erased(self, contact: uuid.UUID) -> bool:
+        """True when the contact was erased (it can never be tracked again)."""
+        async with (await self._read()).execute(
+            "SELECT 1 FROM erased_contacts WHERE guid = ?", (str(contact),)
+        ) as cursor:
+            return await cursor.fetchone() is not None
+
     async def contact_exists(self, contact: uuid.UUID) -> bool:
         """True when the contact has a row (it has logged something)."""
         async with (await self._read()).execute(

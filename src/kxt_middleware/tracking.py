@@ -33,6 +33,9 @@ class ActivityTracker:
             results = await self.store.insert_activities(contact.guid, activities)
         else:
             results = []
+        return self._count(results)
+
+    def _count(self, results: list[LogResult]) -> list[LogResult]:
         for result in results:
             if not result.logged:
                 self.not_logged[result.status.value] = (
@@ -46,11 +49,14 @@ class ActivityTracker:
     ) -> list[LogResult]:
         """Log ``activities`` for the visitor's contact (created now if it consents).
 
-        When the store says that contact was erased (an operator deleted it while its cookie
-        lived on), the visitor forgets it: the contact cookie is removed, and if the visitor
-        still consents, the next activity starts a new contact.
+        When the store says that contact was erased (consent withdrawn by another request, or
+        deleted by an operator while its cookie lived on), the visitor forgets it: nothing more
+        is logged in this request, the contact cookie is removed, and a visitor who still
+        consents starts a new contact on a later request.
         """
         contact = visitor.contact()
+        if contact is None and visitor.erased:  # erased earlier in this request
+            return self._count([LogResult(LogStatus.CONTACT_ERASED) for _ in activities])
         results = await self.log(contact, activities)
         if contact is not None and any(r.status is LogStatus.CONTACT_ERASED for r in results):
             visitor.forget_contact(contact)

@@ -53,6 +53,7 @@ class Visitor:
         self._raw_landing: str | None = None
         self._chosen = False
         self._write_landing = False
+        self._erased = False
         self.revoked_contact: Contact | None = None
         self.response_started = False
 
@@ -124,7 +125,7 @@ class Visitor:
         (20 minutes by default, renewed by every page).
         """
         self._load()
-        if not self._level.allows_tracking:
+        if not self._level.allows_tracking or self._erased:
             return False
         self._require_open_response("noting a page visit")
         in_visit = self._write_landing or self._cookies.landing_page.load(self._raw_landing)
@@ -134,7 +135,7 @@ class Visitor:
     def contact(self, *, create: bool = True) -> Contact | None:
         """The visitor's contact, created when needed; None below the Visitor level."""
         self._load()
-        if not self._level.allows_tracking:
+        if not self._level.allows_tracking or self._erased:
             return None
         if self._guid is None:
             if not create:
@@ -145,11 +146,22 @@ class Visitor:
             self._delete_contact = False
         return Contact(self._guid)
 
+    @property
+    def erased(self) -> bool:
+        """True once this request learned that the visitor's contact was erased."""
+        return self._erased
+
     def forget_contact(self, contact: Contact) -> None:
-        """Drop ``contact`` (erased from the store) and remove its cookie if the response allows."""
+        """Drop ``contact`` (erased from the store) and remove its cookie if the response allows.
+
+        For the rest of this request the visitor has no contact (its cookies predate the
+        erasure: they may come from before a revoke); a visitor who still consents gets a new
+        contact on a later request.
+        """
         if self._guid != contact.guid:
             return
         self._guid = None
+        self._erased = True
         self._write_contact = False
         self._delete_contact = not self.response_started
 

@@ -309,6 +309,43 @@ def test_a_click_before_the_script_loaded_is_sent_when_the_page_is_left(
     assert len(stored(database)) == 1  # sent once
 
 
+def test_a_revoke_queued_before_the_script_loaded_wins_when_the_page_is_left(
+    page: Page, serve: Serve, tmp_path: Path
+) -> None:
+    database = tmp_path / "kxt.sqlite3"
+    calls = (
+        "kxt('customactivity',{type:'custom_cta',value:'before'});kxt('consentrevoke');"
+        "kxt('customactivity',{type:'custom_cta',value:'after'})"
+    )
+    routes = [
+        Route("/early", html_page(f'<a id="go" href="/next" onclick="{calls}">go</a>')),
+        Route("/next", html_page("next page", log_page_visit=False)),
+    ]
+    base = serve(tracking_app(database, routes))
+    page.goto(base + "/agree")
+    page.goto(base + "/next")  # kxt.js runs here
+    page.evaluate("kxt('customactivity', {type: 'custom_cta', value: 'earlier'})")
+    assert [row.value for row in wait_for_stored(database, 1)] == ["earlier"]
+    page.add_init_script(RECORD_SENDS)
+    held: list[PlaywrightRoute] = []
+    page.route("**/kxt.*.js", lambda route: held.append(route))  # kxt.js never arrives
+    try:
+        page.goto(base + "/early", wait_until="domcontentloaded")
+        page.click("#go")
+        page.wait_for_url(base + "/next", wait_until="domcontentloaded")
+        deadline = time.monotonic() + 5
+        while stored(database) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        page.unroute("**/kxt.*.js")
+    # Only the revocation went out: the contact and its activities are erased, nothing else
+    # was stored, and the level cookie is below Visitor.
+    assert stored(database) == []
+    assert [json.loads(send["body"]) for send in recorded_sends(page)] == []
+    levels = [c for c in page.context.cookies() if c["name"] == "CMSCookieLevel"]
+    assert levels and all(c["value"].startswith("0.") for c in levels)
+
+
 def test_without_consent_nothing_is_sent_until_the_visitor_agrees(
     page: Page, serve: Serve, tmp_path: Path
 ) -> None:
