@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,8 +18,6 @@ from .errors import StoreOverloadedError
 from .logger import ActivityLogger
 from .origin import other_site
 from .script import TrackingScript
-
-log = logging.getLogger("kxt_middleware")
 
 # Activity ids derived from a page visit's id, so a retried page visit adds no second landing page.
 _LANDING_PAGE = uuid.UUID("6f1c1f3e-9a55-4a4e-9d43-1f0e2b8c7a10")
@@ -250,9 +247,7 @@ def _activity(item: Any, source: ActivitySource, site: str | None) -> NewActivit
 
 def _invalid(logger: ActivityLogger, item: Any, reason: str) -> dict[str, Any]:
     """The result of an activity refused as invalid, counted with the activities not logged."""
-    not_logged = logger.tracker.not_logged
-    not_logged["invalid"] = not_logged.get("invalid", 0) + 1
-    log.debug("activity not logged: invalid: %s", reason)
+    logger.tracker.count_not_logged("invalid", reason)
     sent_id = item.get("id") if isinstance(item, Mapping) else None
     return {
         "id": sent_id if isinstance(sent_id, str) else None,

@@ -298,10 +298,11 @@ async def _run(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def _check_database(database: str, *, create: bool) -> None:
-    """Open the file once with plain sqlite3: a bad path fails here, with the error to report.
+    """Refuse a path that cannot be the database before the store opens it.
 
-    (aiosqlite 0.22 leaves the thread of a connection that failed to open running after the
-    event loop closes, which then prints a traceback; this check keeps such paths from it.)
+    A folder, a folder that cannot be written to (for a command that creates the database),
+    or an existing file that SQLite cannot read is reported in one line here; a missing file
+    is never created by this check.
     """
     if os.path.isdir(database):
         raise StoreError(f"{database!r} is a folder, not a database file; check --database")

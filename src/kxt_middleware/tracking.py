@@ -38,11 +38,13 @@ class ActivityTracker:
     def _count(self, results: list[LogResult]) -> list[LogResult]:
         for result in results:
             if not result.logged:
-                self.not_logged[result.status.value] = (
-                    self.not_logged.get(result.status.value, 0) + 1
-                )
-                log.debug("activity not logged: %s", result.reason)
+                self.count_not_logged(result.status.value, result.reason)
         return results
+
+    def count_not_logged(self, status: str, reason: str) -> None:
+        """Count one activity that was not logged (``not_logged[status]``) and log why."""
+        self.not_logged[status] = self.not_logged.get(status, 0) + 1
+        log.debug("activity not logged: %s: %s", status, reason)
 
     async def log_for_visitor(
         self, visitor: Visitor, activities: Sequence[NewActivity]
