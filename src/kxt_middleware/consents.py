@@ -11,7 +11,7 @@ import aiosqlite
 from .activities import format_time
 from .activity_types import DISPLAY_NAME_MAX, check_text, validate_code_name
 from .errors import ContactErasedError, KxtError
-from .store import ActivityStore
+from .store import ActivityStore, was_erased
 
 SHORT_TEXT_MAX = 1_000
 FULL_TEXT_MAX = 20_000
@@ -100,14 +100,11 @@ async def set_agreement(
     """
 
     async def record(connection: aiosqlite.Connection) -> None:
-        async with connection.execute(
-            "SELECT 1 FROM erased_contacts WHERE guid = ?", (str(contact),)
-        ) as cursor:
-            if await cursor.fetchone() is not None:
-                raise ContactErasedError(
-                    f"contact {contact} was erased and stays erased; create a new contact "
-                    "for this visitor"
-                )
+        if await was_erased(connection, contact):
+            raise ContactErasedError(
+                f"contact {contact} was erased and stays erased; create a new contact "
+                "for this visitor"
+            )
         stamp = format_time(store.clock())
         await connection.execute(
             "INSERT INTO contacts (guid, created) VALUES (?, ?) ON CONFLICT (guid) DO NOTHING",

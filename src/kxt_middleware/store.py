@@ -758,10 +758,7 @@ class ActivityStore:
 
     async def is_erased(self, contact: uuid.UUID) -> bool:
         """True when the contact was erased (it can never be tracked again)."""
-        async with (await self._read()).execute(
-            "SELECT 1 FROM erased_contacts WHERE guid = ?", (str(contact),)
-        ) as cursor:
-            return await cursor.fetchone() is not None
+        return await was_erased(await self._read(), contact)
 
     async def contact_exists(self, contact: uuid.UUID) -> bool:
         """True when the contact has a row (it has logged something)."""
@@ -769,6 +766,14 @@ class ActivityStore:
             "SELECT 1 FROM contacts WHERE guid = ?", (str(contact),)
         ) as cursor:
             return await cursor.fetchone() is not None
+
+
+async def was_erased(connection: aiosqlite.Connection, contact: uuid.UUID) -> bool:
+    """True when ``contact`` was erased, read through ``connection`` (inside a write, too)."""
+    async with connection.execute(
+        "SELECT 1 FROM erased_contacts WHERE guid = ?", (str(contact),)
+    ) as cursor:
+        return await cursor.fetchone() is not None
 
 
 async def _rollback(connection: aiosqlite.Connection) -> None:

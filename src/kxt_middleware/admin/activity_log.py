@@ -11,6 +11,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiosqlite
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 
 from ..activities import Activity, ActivitySource, parse_time
 from ..store import ActivityStore
@@ -27,6 +29,14 @@ def row_number(text: str, name: str, what: str) -> int | None:
     if not (text.isascii() and text.isdigit()) or int(text) > MAX_ROW:
         raise ValueError(f"{name} must be {what}: a whole number like those in the page links")
     return int(text)
+
+
+def row_number_param(request: Request, name: str, what: str) -> int | None:
+    """``row_number`` of the query parameter ``name``; a 400 saying what it must be."""
+    try:
+        return row_number(request.query_params.get(name, ""), name, what)
+    except ValueError as exc:
+        raise HTTPException(400, f"{exc}.") from None
 
 
 def _day(text: str, field: str) -> date:

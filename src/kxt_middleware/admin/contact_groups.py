@@ -35,7 +35,7 @@ from ..groups import (
     recalculate_contact_group,
     update_contact_group,
 )
-from .activity_log import row_number
+from .activity_log import row_number_param
 from .auth import checked_form, signed_in
 from .pages import admin_state, redirect, render
 
@@ -234,10 +234,7 @@ async def group_detail(request: Request) -> Response:
     """A group's conditions and current members."""
     state = admin_state(request)
     group = await _existing(request)
-    try:
-        after = row_number(request.query_params.get("after", ""), "after", "a contact number") or 0
-    except ValueError as exc:
-        raise HTTPException(400, f"{exc}.") from None
+    after = row_number_param(request, "after", "a contact number") or 0
     members = await group_members(
         state.store, group.code_name, after=after, limit=state.page_size + 1
     )

@@ -15,7 +15,7 @@ from .activity_log import (
     activity_page,
     contact_page,
     contact_summary,
-    row_number,
+    row_number_param,
 )
 from .auth import checked_form, signed_in
 from .pages import admin_state, redirect, render
@@ -28,20 +28,13 @@ def _guid(request: Request) -> uuid.UUID:
         raise HTTPException(404, "This is not a contact GUID.") from None
 
 
-def _cursor(request: Request, what: str) -> int | None:
-    try:
-        return row_number(request.query_params.get("before", ""), "before", what)
-    except ValueError as exc:
-        raise HTTPException(400, f"{exc}.") from None
-
-
 @signed_in
 async def list_contacts(request: Request) -> Response:
     """Contacts, newest first, with activity counts and last activity."""
     state = admin_state(request)
     rows, older = await contact_page(
         await state.store.read_connection(),
-        before=_cursor(request, "a contact number"),
+        before=row_number_param(request, "before", "a contact number"),
         limit=state.page_size,
     )
     return render(request, "contacts.html", {"contacts": rows, "older": older})
@@ -52,7 +45,7 @@ async def contact_detail(request: Request) -> Response:
     """One contact: its groups and its activities, newest first."""
     state = admin_state(request)
     guid = _guid(request)
-    before = _cursor(request, "an activity number")
+    before = row_number_param(request, "before", "an activity number")
     connection = await state.store.read_connection()
     summary = await contact_summary(connection, guid)
     if summary is None:
