@@ -38,7 +38,7 @@ from .personalization import (
     register_personalization,
 )
 from .script import activity_logging_script, add_to_templates
-from .store import ActivityStore
+from .storage import ActivityStore, Store, open_store
 from .visitor import (
     Contact,
     get_cookie_level,
@@ -65,6 +65,7 @@ __all__ = [
     "LogStatus",
     "MiddlewareNotInstalledError",
     "NoRequestContextError",
+    "Store",
     "StoreClosedError",
     "StoreError",
     "StoreOverloadedError",
@@ -85,6 +86,7 @@ __all__ = [
     "is_in_all_contact_groups",
     "is_in_any_contact_group",
     "is_in_contact_group",
+    "open_store",
     "register_personalization",
     "set_cookie_level",
 ]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from enum import Enum
 from typing import Any
+from urllib.parse import urlencode
 
 from .activity_types import check_text, validate_code_name
 
@@ -101,7 +105,7 @@ class NewActivity:
     referrer: str = ""
     source: ActivitySource = ActivitySource.SERVER
     site: str | None = None
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = ""  # "" = a new time-ordered id; a client's id makes a retry idempotent
 
     def __post_init__(self) -> None:
         validate_code_name(self.type)
@@ -111,12 +115,33 @@ class NewActivity:
         check_text("referrer", self.referrer, URL_MAX)
         if self.site is not None:
             check_text("site", self.site, SITE_MAX)
+        if not self.id:
+            object.__setattr__(self, "id", new_activity_id())
+            return
         try:
             parsed = uuid.UUID(self.id)
         except (ValueError, TypeError, AttributeError):
             raise ValueError(f"activity id {self.id!r} is not a UUID") from None
         if str(parsed) != self.id:
             object.__setattr__(self, "id", str(parsed))
+
+
+def new_activity_id() -> str:
+    """A new activity id: a UUIDv7 (RFC 9562), so ids made later sort later.
+
+    Time-ordered ids land at the end of the id index instead of at random places in it, which
+    keeps inserts into a large table cheap; built from 10 random bytes without uuid.UUID.
+    """
+    random = int.from_bytes(os.urandom(10), "big")
+    value = (
+        (time.time_ns() // 1_000_000) << 80
+        | 0x7 << 76
+        | (random >> 68) << 64
+        | 0b10 << 62
+        | random & 0x3FFF_FFFF_FFFF_FFFF
+    )
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 @dataclass(frozen=True)
@@ -149,6 +174,75 @@ class Activity:
             "site": self.site,
             "created": format_time(self.created),
         }
+
+
+def _day(text: str, field: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{field} {text!r} is not a date; use YYYY-MM-DD") from None
+
+
+@dataclass(frozen=True)
+class ActivityFilter:
+    """Which activities to list: by type, contact, source, site and date range (UTC days)."""
+
+    type: str | None = None
+    contact: uuid.UUID | None = None
+    source: ActivitySource | None = None
+    site: str | None = None
+    start: date | None = None
+    end: date | None = None
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str]) -> ActivityFilter:
+        """Read the filter from query parameters; ValueError saying which one is wrong."""
+        text = {key: params.get(key, "").strip() for key in ("type", "contact", "source", "site")}
+        contact = None
+        if text["contact"]:
+            try:
+                contact = uuid.UUID(text["contact"])
+            except ValueError:
+                raise ValueError(f"contact {text['contact']!r} is not a contact GUID") from None
+        source = None
+        if text["source"]:
+            try:
+                source = ActivitySource(text["source"])
+            except ValueError:
+                choices = ", ".join(s.value for s in ActivitySource)
+                raise ValueError(f"source must be one of {choices}") from None
+        start = _day(params["from"], "from") if params.get("from") else None
+        end = _day(params["to"], "to") if params.get("to") else None
+        if start and end and end < start:
+            raise ValueError("the date range ends before it starts; swap from and to")
+        return cls(text["type"] or None, contact, source, text["site"] or None, start, end)
+
+    def query(self, **extra: int | str | None) -> str:
+        """The filter as a query string (with ``extra`` parameters such as a page cursor)."""
+        values: dict[str, Any] = {
+            "type": self.type,
+            "contact": self.contact,
+            "source": self.source.value if self.source else None,
+            "site": self.site,
+            "from": self.start.isoformat() if self.start else None,
+            "to": self.end.isoformat() if self.end else None,
+            **extra,
+        }
+        return urlencode({key: value for key, value in values.items() if value is not None})
+
+
+EVERY_ACTIVITY = ActivityFilter()
+
+
+@dataclass(frozen=True)
+class ContactSummary:
+    """A contact with how many activities it has and when it was last active."""
+
+    row: int
+    guid: uuid.UUID
+    created: datetime
+    activities: int
+    last_activity: datetime | None
 
 
 def utc_now() -> datetime:

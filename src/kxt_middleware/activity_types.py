@@ -68,6 +68,15 @@ def check_text(field: str, value: str, maximum: int, *, required: bool = False) 
             f"{field} is {len(value)} characters long; at most {maximum} are allowed "
             "(it is never cut silently: shorten it before logging)"
         )
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"{field} holds {value[exc.start]!r} at position {exc.start}, a lone UTF-16 "
+                "surrogate that is not a character and cannot be stored; send valid Unicode "
+                "text (a surrogate pair must be complete)"
+            ) from None
     return value
 
 

@@ -8,11 +8,9 @@ import csv
 import getpass
 import json
 import os
-import sqlite3
 import sys
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
-from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from .activity_types import ActivityType
@@ -33,7 +31,7 @@ from .operators import (
     set_operator_password,
 )
 from .retention import parse_age, purge_activities
-from .store import ActivityStore
+from .storage import Store, check_database, open_store
 
 DEFAULT_DATABASE = "kxt.sqlite3"
 ACTIVITY_FIELDS = (
@@ -55,7 +53,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-Command = Callable[[ActivityStore, argparse.Namespace, TextIO], Coroutine[Any, Any, None]]
+Command = Callable[[Store, argparse.Namespace, TextIO], Coroutine[Any, Any, None]]
 PasswordReader = Callable[[str], str]
 
 
@@ -174,7 +172,7 @@ def _guid(text: str) -> uuid.UUID:
         raise argparse.ArgumentTypeError(f"{text!r} is not a contact GUID") from None
 
 
-async def _types_list(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+async def _types_list(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     rows = [
         (t.code_name, t.display_name, "built-in" if t.built_in else "custom", t.enabled)
         for t in await store.activity_types()
@@ -188,7 +186,7 @@ async def _types_list(store: ActivityStore, args: argparse.Namespace, out: TextI
         )
 
 
-async def _types_add(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+async def _types_add(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     try:
         activity_type = ActivityType(
             args.code, args.name, args.description, enabled=not args.disabled
@@ -199,7 +197,7 @@ async def _types_add(store: ActivityStore, args: argparse.Namespace, out: TextIO
     out.write(f"created activity type {activity_type.code_name}\n")
 
 
-async def _types_toggle(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+async def _types_toggle(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     try:
         updated = await store.update_activity_type(args.code, enabled=args.enabled)
     except (ValueError, LookupError) as exc:
@@ -207,7 +205,7 @@ async def _types_toggle(store: ActivityStore, args: argparse.Namespace, out: Tex
     out.write(f"{updated.code_name} is now {'enabled' if updated.enabled else 'disabled'}\n")
 
 
-async def _activities(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+async def _activities(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     writer = None
     if args.format == "csv":
         writer = csv.DictWriter(out, fieldnames=ACTIVITY_FIELDS, lineterminator="\n")
@@ -220,12 +218,12 @@ async def _activities(store: ActivityStore, args: argparse.Namespace, out: TextI
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-async def _users_list(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+async def _users_list(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     for operator in await operators(store):
         out.write(f"{operator.name}\t{operator.created}\n")
 
 
-async def _users_create(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+async def _users_create(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     password = args.password
     try:
         await create_operator(store, args.name, password)
@@ -234,7 +232,7 @@ async def _users_create(store: ActivityStore, args: argparse.Namespace, out: Tex
     out.write(f"created operator {args.name}\n")
 
 
-async def _users_delete(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+async def _users_delete(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     try:
         await delete_operator(store, args.name)
     except LookupError as exc:
@@ -242,7 +240,7 @@ async def _users_delete(store: ActivityStore, args: argparse.Namespace, out: Tex
     out.write(f"deleted operator {args.name}\n")
 
 
-async def _users_password(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+async def _users_password(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     # The name is checked before the password is asked for, so a typo costs no typing.
     if not await operator_exists(store, args.name):
         raise UsageError(f"there is no operator {args.name!r}; list them with `kxt users list`")
@@ -268,14 +266,14 @@ def read_password(stdin: TextIO, ask: PasswordReader = getpass.getpass) -> str:
     return check_password(stdin.readline().rstrip("\r\n"))
 
 
-async def _groups_list(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+async def _groups_list(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     counts = await member_counts(store)
     for group in await contact_groups(store):
         members = counts.get(group.code_name, 0)
         out.write(f"{group.code_name}\t{group.display_name}\t{members}\t{group.describe()}\n")
 
 
-async def _groups_recalculate(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+async def _groups_recalculate(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     if args.all:
         results = await recalculate_contact_groups(store)
     else:
@@ -287,43 +285,14 @@ async def _groups_recalculate(store: ActivityStore, args: argparse.Namespace, ou
         out.write(f"{code}: {members} member{'' if members == 1 else 's'}\n")
 
 
-async def _purge(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+async def _purge(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     deleted = await purge_activities(store, args.older_than, batch_size=args.batch_size)
     out.write(f"deleted {deleted} activit{'y' if deleted == 1 else 'ies'}\n")
 
 
 async def _run(args: argparse.Namespace, out: TextIO) -> None:
-    async with ActivityStore(args.database) as store:
+    async with open_store(args.database) as store:
         await args.run(store, args, out)
-
-
-def _check_database(database: str, *, create: bool) -> None:
-    """Refuse a path that cannot be the database before the store opens it.
-
-    A folder, a folder that cannot be written to (for a command that creates the database),
-    or an existing file that SQLite cannot read is reported in one line here; a missing file
-    is never created by this check.
-    """
-    if os.path.isdir(database):
-        raise StoreError(f"{database!r} is a folder, not a database file; check --database")
-    folder = os.path.dirname(os.path.abspath(database))
-    if not os.path.isdir(folder):
-        return  # ActivityStore says which folder is missing
-    if not os.path.exists(database):
-        # Nothing to read yet. Never create (and remove) a file here: another process may be
-        # creating the database at this very moment.
-        if create and not os.access(folder, os.W_OK | os.X_OK):
-            raise StoreError(
-                f"cannot create the database {database!r}: the folder {folder!r} is not "
-                "writable; check --database"
-            )
-        return
-    uri = f"{Path(database).absolute().as_uri()}?mode=rw"
-    connection = sqlite3.connect(uri, uri=True)
-    try:
-        connection.execute("PRAGMA schema_version").fetchone()  # reads the header
-    finally:
-        connection.close()
 
 
 def _one_line(text: str) -> str:
@@ -359,14 +328,9 @@ def main(
 
     # Only the commands that add something may create the file: anything else on a missing
     # file is a mistyped --database, and must not leave an empty database behind.
-    if not getattr(args, "creates_database", False) and not os.path.exists(args.database):
-        fail(
-            f"no database at {args.database!r}; check --database (or $KXT_DATABASE); "
-            "only commands that add something create one"
-        )
     try:
-        _check_database(args.database, create=getattr(args, "creates_database", False))
-    except (StoreError, sqlite3.Error, OSError) as exc:
+        check_database(args.database, create=getattr(args, "creates_database", False))
+    except (StoreError, ValueError, OSError) as exc:
         fail(_database_problem(args.database, exc))
     reader = stdin or sys.stdin
     args.read_password = lambda: read_password(reader, ask)
@@ -381,7 +345,7 @@ def main(
         parser.error(str(exc))
     except BrokenPipeError:  # `kxt activities | head` closed the pipe: not an error
         sys.stderr.close()
-    except (StoreError, sqlite3.Error, OSError) as exc:
+    except (StoreError, OSError) as exc:
         fail(_database_problem(args.database, exc))
     except KxtError as exc:
         sys.stderr.write(f"kxt: {exc}\n")

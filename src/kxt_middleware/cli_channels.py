@@ -9,7 +9,7 @@ from .api_keys import api_keys, create_api_key, revoke_api_key
 from .consents import Consent, add_consent, consents
 from .cross_site import cross_site_snippet
 from .sites import Site, add_site, get_site, set_site_enabled, sites
-from .store import ActivityStore
+from .storage import Store
 
 
 class UsageError(Exception):
@@ -72,7 +72,7 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, parser_class: t
     snippet.set_defaults(run=_sites_snippet)
 
 
-async def _keys_create(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+async def _keys_create(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     try:
         token, key = await create_api_key(store, args.channel)
     except ValueError as exc:
@@ -83,7 +83,7 @@ async def _keys_create(store: ActivityStore, args: argparse.Namespace, out: Text
     )
 
 
-async def _keys_list(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+async def _keys_list(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     out.write("KEY ID        CHANNEL  CHANNEL GUID  CREATED  REVOKED\n")
     for key in await api_keys(store):
         revoked = key.revoked.isoformat() if key.revoked else "-"
@@ -93,7 +93,7 @@ async def _keys_list(store: ActivityStore, args: argparse.Namespace, out: TextIO
         )
 
 
-async def _keys_revoke(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+async def _keys_revoke(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     try:
         await revoke_api_key(store, args.key_id)
     except LookupError as exc:
@@ -101,7 +101,7 @@ async def _keys_revoke(store: ActivityStore, args: argparse.Namespace, out: Text
     out.write(f"revoked API key {args.key_id}\n")
 
 
-async def _consents_add(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+async def _consents_add(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     try:
         await add_consent(store, Consent(args.code, args.name, args.short, args.full))
     except ValueError as exc:
@@ -109,12 +109,12 @@ async def _consents_add(store: ActivityStore, args: argparse.Namespace, out: Tex
     out.write(f"created consent {args.code}\n")
 
 
-async def _consents_list(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+async def _consents_list(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     for consent in await consents(store):
         out.write(f"{consent.code_name}  {consent.display_name}  {consent.short_text}\n")
 
 
-async def _sites_add(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+async def _sites_add(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     try:
         site = Site(args.code, args.name, args.origin, enabled=not args.disabled)
         await add_site(store, site)
@@ -123,13 +123,13 @@ async def _sites_add(store: ActivityStore, args: argparse.Namespace, out: TextIO
     out.write(f"registered site {site.code_name} ({site.origin})\n")
 
 
-async def _sites_list(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+async def _sites_list(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     for site in await sites(store):
         state = "enabled" if site.enabled else "disabled"
         out.write(f"{site.code_name}  {site.name}  {site.origin}  {state}\n")
 
 
-async def _sites_toggle(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+async def _sites_toggle(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     try:
         site = await set_site_enabled(store, args.code, args.enabled)
     except LookupError as exc:
@@ -137,7 +137,7 @@ async def _sites_toggle(store: ActivityStore, args: argparse.Namespace, out: Tex
     out.write(f"{site.code_name} is now {'enabled' if site.enabled else 'disabled'}\n")
 
 
-async def _sites_snippet(store: ActivityStore, args: argparse.Namespace, out: TextIO) -> None:
+async def _sites_snippet(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     if await get_site(store, args.code) is None:
         raise UsageError(f"there is no site {args.code!r}; list them with `kxt sites list`")
     try:

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import uuid
-import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import aiosqlite
-
-from .activities import VALUE_MAX, format_time, parse_time
+from .activities import VALUE_MAX
 from .activity_types import (
     DESCRIPTION_MAX,
     DISPLAY_NAME_MAX,
@@ -20,7 +15,9 @@ from .activity_types import (
     validate_code_name,
 )
 from .errors import KxtError
-from .store import ActivityStore
+
+if TYPE_CHECKING:
+    from .storage import GroupMember, Store
 
 Match = Literal["all", "any"]
 ValueMatch = Literal["equals", "contains"]
@@ -138,288 +135,40 @@ def _check_int(name: str, value: int, maximum: int) -> None:
         raise ValueError(f"{name} must be between 1 and {maximum}, not {value}")
 
 
-# -- reading and writing groups -------------------------------------------------------------
-
-_GROUP_COLUMNS = "id, code_name, display_name, description, match, conditions"
+# -- groups in a store ---------------------------------------------------------------------
 
 
-def _group(row: Sequence[Any]) -> ContactGroup:
-    conditions = [ActivityCondition.from_json(item) for item in json.loads(row[5])]
-    return ContactGroup(row[1], row[2], row[3], conditions, row[4])
-
-
-def _conditions_json(group: ContactGroup) -> str:
-    return json.dumps([condition.to_json() for condition in group.conditions])
-
-
-async def _select_groups(
-    connection: aiosqlite.Connection, code_name: str | None = None
-) -> list[tuple[int, ContactGroup]]:
-    sql = f"SELECT {_GROUP_COLUMNS} FROM contact_groups"
-    params: tuple[str, ...] = ()
-    if code_name is not None:
-        sql += " WHERE code_name = ?"
-        params = (code_name,)
-    async with connection.execute(sql + " ORDER BY code_name COLLATE NOCASE", params) as cursor:
-        return [(row[0], _group(row)) async for row in cursor]
-
-
-async def _one_group(connection: aiosqlite.Connection, code_name: str) -> tuple[int, ContactGroup]:
-    found = await _select_groups(connection, code_name)
-    if not found:
-        raise UnknownContactGroupError(
-            f"there is no contact group {code_name!r}; list them with `kxt groups list`"
-        )
-    return found[0]
-
-
-async def _canonical_types(connection: aiosqlite.Connection, group: ContactGroup) -> ContactGroup:
-    # Activities store the type's own spelling of its code name: conditions must use it too.
-    conditions = []
-    for condition in group.conditions:
-        async with connection.execute(
-            "SELECT code_name FROM activity_types WHERE code_name = ?", (condition.activity_type,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is None:
-            raise ValueError(
-                f"contact group {group.code_name!r} refers to activity type "
-                f"{condition.activity_type!r}, which does not exist; create the activity type "
-                "first (admin, `kxt types add` or activity_types=)"
-            )
-        conditions.append(
-            ActivityCondition(
-                row[0],
-                condition.at_least,
-                condition.in_last_days,
-                condition.value,
-                condition.value_match,
-            )
-        )
-    return ContactGroup(
-        group.code_name, group.display_name, group.description, conditions, group.match
-    )
-
-
-async def contact_groups(store: ActivityStore) -> list[ContactGroup]:
+async def contact_groups(store: Store) -> list[ContactGroup]:
     """Every contact group, by code name."""
-    return [group for _, group in await _select_groups(await store.read_connection())]
+    return await store.contact_groups()
 
 
-async def contact_group(store: ActivityStore, code_name: str) -> ContactGroup | None:
+async def contact_group(store: Store, code_name: str) -> ContactGroup | None:
     """The contact group with this code name (ignoring case), or None."""
-    found = await _select_groups(await store.read_connection(), code_name)
-    return found[0][1] if found else None
+    return await store.contact_group(code_name)
 
 
-async def add_contact_group(store: ActivityStore, group: ContactGroup) -> ContactGroup:
+async def add_contact_group(store: Store, group: ContactGroup) -> ContactGroup:
     """Create a contact group and compute its members; ValueError if the code name is taken."""
-
-    async def add(connection: aiosqlite.Connection) -> ContactGroup:
-        checked = await _canonical_types(connection, group)
-        if not await _insert_group(connection, checked, format_time(store.clock())):
-            raise ValueError(
-                f"a contact group with code name {group.code_name!r} already exists; choose "
-                "another code name or edit the existing group"
-            )
-        return checked
-
-    added = await store.write(add)
+    added = await store.add_contact_group(group)
     await recalculate_contact_group(store, added.code_name)
     return added
 
 
-async def update_contact_group(store: ActivityStore, group: ContactGroup) -> ContactGroup:
+async def update_contact_group(store: Store, group: ContactGroup) -> ContactGroup:
     """Replace the group with ``group.code_name`` by ``group`` and recompute its members."""
-
-    async def update(connection: aiosqlite.Connection) -> ContactGroup:
-        await _one_group(connection, group.code_name)
-        checked = await _canonical_types(connection, group)
-        await connection.execute(
-            "UPDATE contact_groups SET display_name = ?, description = ?, match = ?, "
-            "conditions = ?, updated = ? WHERE code_name = ?",
-            (
-                checked.display_name,
-                checked.description,
-                checked.match,
-                _conditions_json(checked),
-                format_time(store.clock()),
-                checked.code_name,
-            ),
-        )
-        return checked
-
-    updated = await store.write(update)
+    updated = await store.update_contact_group(group)
     await recalculate_contact_group(store, updated.code_name)
     return updated
 
 
-async def delete_contact_group(store: ActivityStore, code_name: str) -> None:
+async def delete_contact_group(store: Store, code_name: str) -> None:
     """Delete a contact group and its memberships (never contacts or activities)."""
-
-    async def delete(connection: aiosqlite.Connection) -> None:
-        await _one_group(connection, code_name)
-        await connection.execute("DELETE FROM contact_groups WHERE code_name = ?", (code_name,))
-
-    await store.write(delete)
-
-
-async def _insert_group(connection: aiosqlite.Connection, group: ContactGroup, stamp: str) -> bool:
-    cursor = await connection.execute(
-        "INSERT INTO contact_groups (code_name, display_name, description, match, conditions, "
-        "created, updated) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (code_name) DO NOTHING",
-        (
-            group.code_name,
-            group.display_name,
-            group.description,
-            group.match,
-            _conditions_json(group),
-            stamp,
-            stamp,
-        ),
-    )
-    return cursor.rowcount > 0
-
-
-# -- evaluation -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Contacts:
-    """Which contacts to evaluate: an SQL condition on ``contact_id`` and its parameters."""
-
-    sql: str
-    params: tuple[Any, ...]
-
-
-def _by_guids(guids: Iterable[str]) -> _Contacts:
-    return _Contacts(
-        "contact_id IN (SELECT id FROM contacts WHERE guid IN (SELECT value FROM json_each(?)))",
-        (json.dumps(sorted(guids)),),
-    )
-
-
-def _by_rows(rows: Iterable[int]) -> _Contacts:
-    return _Contacts(
-        "contact_id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(set(rows))),)
-    )
-
-
-def _by_range(first: int, last: int) -> _Contacts:
-    return _Contacts("contact_id BETWEEN ? AND ?", (first, last))
-
-
-async def _qualifying(
-    connection: aiosqlite.Connection,
-    condition: ActivityCondition,
-    contacts: _Contacts,
-    now: datetime,
-) -> dict[int, str | None]:
-    """Contacts meeting ``condition`` at ``now``, each with when it stops meeting it."""
-    where = ["type = ?", contacts.sql]
-    params: list[Any] = [condition.activity_type, *contacts.params]
-    window: timedelta | None = None
-    if condition.in_last_days is not None:
-        window = timedelta(days=condition.in_last_days)
-        where.append("created > ?")
-        params.append(format_time(now - window))
-    if condition.value is not None:
-        if condition.value_match == "equals":
-            where.append("value = ?")
-        else:
-            where.append("instr(lower(value), lower(?)) > 0")
-        params.append(condition.value)
-    # The at_least-th newest matching activity: the contact qualifies while it is in the window.
-    sql = (
-        "SELECT contact_id, created FROM (SELECT contact_id, created, row_number() OVER "
-        "(PARTITION BY contact_id ORDER BY created DESC, id DESC) AS n FROM activities WHERE "
-        + " AND ".join(where)
-        + ") WHERE n = ?"
-    )
-    params.append(condition.at_least)
-    result: dict[int, str | None] = {}
-    async with connection.execute(sql, params) as cursor:
-        async for contact_id, created in cursor:
-            result[contact_id] = (
-                None if window is None else format_time(parse_time(created) + window)
-            )
-    return result
-
-
-async def _members(
-    connection: aiosqlite.Connection, group: ContactGroup, contacts: _Contacts, now: datetime
-) -> dict[int, str | None]:
-    """Contacts in ``group`` at ``now``, each with the moment its membership ends (None: never)."""
-    results = [
-        await _qualifying(connection, condition, contacts, now) for condition in group.conditions
-    ]
-    if group.match == "all":
-        common = set(results[0]).intersection(*results[1:])
-        # Every condition must hold: the membership ends when the first of them stops holding.
-        return {c: _earliest([r[c] for r in results]) for c in common}
-    anyone = set().union(*results)
-    # One condition is enough: the membership ends when the last of them stops holding.
-    return {c: _latest([r[c] for r in results if c in r]) for c in anyone}
-
-
-def _earliest(ends: list[str | None]) -> str | None:
-    known = [end for end in ends if end is not None]
-    return min(known) if known else None
-
-
-def _latest(ends: list[str | None]) -> str | None:
-    known = [end for end in ends if end is not None]
-    return None if len(known) < len(ends) else max(known)
-
-
-async def _store_members(
-    connection: aiosqlite.Connection,
-    group_id: int,
-    contacts: _Contacts,
-    members: dict[int, str | None],
-    now: datetime,
-) -> None:
-    await connection.execute(
-        f"DELETE FROM contact_group_members WHERE group_id = ? AND {contacts.sql} "
-        "AND contact_id NOT IN (SELECT value FROM json_each(?))",
-        (group_id, *contacts.params, json.dumps(list(members))),
-    )
-    stamp = format_time(now)
-    # `since` survives re-evaluation; it restarts only after the contact had left the group.
-    await connection.executemany(
-        "INSERT INTO contact_group_members (group_id, contact_id, since, expires) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT (group_id, contact_id) DO UPDATE SET "
-        "since = CASE WHEN expires IS NOT NULL AND expires <= excluded.since "
-        "THEN excluded.since ELSE since END, expires = excluded.expires",
-        [(group_id, contact_id, stamp, ends) for contact_id, ends in members.items()],
-    )
-
-
-async def _evaluate(
-    connection: aiosqlite.Connection,
-    groups: Iterable[tuple[int, ContactGroup]],
-    contacts: _Contacts,
-    now: datetime,
-) -> None:
-    for group_id, group in groups:
-        members = await _members(connection, group, contacts, now)
-        await _store_members(connection, group_id, contacts, members, now)
-
-
-async def reevaluate_contacts(
-    connection: aiosqlite.Connection, contact_rows: Iterable[int], now: datetime
-) -> None:
-    """Re-evaluate every group for these contacts (by row number) in the caller's
-    transaction, e.g. after some of their activities were deleted."""
-    rows = set(contact_rows)
-    if rows:
-        groups = await _select_groups(connection)
-        if groups:
-            await _evaluate(connection, groups, _by_rows(rows), now)
+    await store.delete_contact_group(code_name)
 
 
 async def recalculate_contact_group(
-    store: ActivityStore, code_name: str, *, batch_size: int = RECALCULATION_BATCH
+    store: Store, code_name: str, *, batch_size: int = RECALCULATION_BATCH
 ) -> int:
     """Rebuild a group's memberships for every contact, one short transaction per batch.
 
@@ -429,127 +178,51 @@ async def recalculate_contact_group(
         raise ValueError("batch_size must be at least 1")
     after = 0
     while True:
-
-        async def batch(connection: aiosqlite.Connection, after: int = after) -> tuple[int, int]:
-            group_id, group = await _one_group(connection, code_name)
-            async with connection.execute(
-                "SELECT count(*), max(id) FROM "
-                "(SELECT id FROM contacts WHERE id > ? ORDER BY id LIMIT ?)",
-                (after, batch_size),
-            ) as cursor:
-                row = await cursor.fetchone()
-            assert row is not None
-            count, last = int(row[0]), row[1]
-            if count:
-                contacts = _by_range(after + 1, last)
-                await _evaluate(connection, [(group_id, group)], contacts, store.clock())
-            return count, last
-
-        count, last = await store.write(batch)
+        count, after = await store.recalculate_contact_group_batch(code_name, after, batch_size)
         if count < batch_size:
             break
-        after = last
-    return await count_members(store, code_name)
+    return await store.count_members(code_name)
 
 
 async def recalculate_contact_groups(
-    store: ActivityStore, *, batch_size: int = RECALCULATION_BATCH
+    store: Store, *, batch_size: int = RECALCULATION_BATCH
 ) -> dict[str, int]:
     """Rebuild every group (see :func:`recalculate_contact_group`); members per code name."""
     return {
         group.code_name: await recalculate_contact_group(
             store, group.code_name, batch_size=batch_size
         )
-        for group in await contact_groups(store)
+        for group in await store.contact_groups()
     }
 
 
-# -- membership -----------------------------------------------------------------------------
-
-
-async def count_members(store: ActivityStore, code_name: str) -> int:
+async def count_members(store: Store, code_name: str) -> int:
     """How many contacts are in the group now."""
-    async with (await store.read_connection()).execute(
-        "SELECT count(*) FROM contact_group_members m JOIN contact_groups g ON g.id = m.group_id "
-        "WHERE g.code_name = ? AND (m.expires IS NULL OR m.expires > ?)",
-        (code_name, format_time(store.clock())),
-    ) as cursor:
-        row = await cursor.fetchone()
-    return int(row[0]) if row else 0
+    return await store.count_members(code_name)
 
 
-async def member_counts(store: ActivityStore) -> dict[str, int]:
+async def member_counts(store: Store) -> dict[str, int]:
     """How many contacts each group has now, by code name."""
-    async with (await store.read_connection()).execute(
-        "SELECT g.code_name, count(m.contact_id) FROM contact_groups g "
-        "LEFT JOIN contact_group_members m ON m.group_id = g.id "
-        "AND (m.expires IS NULL OR m.expires > ?) GROUP BY g.id",
-        (format_time(store.clock()),),
-    ) as cursor:
-        return {row[0]: int(row[1]) async for row in cursor}
+    return await store.member_counts()
 
 
-async def groups_of_contact(store: ActivityStore, contact: uuid.UUID | str) -> frozenset[str]:
+async def groups_of_contact(store: Store, contact: uuid.UUID | str) -> frozenset[str]:
     """Code names of the groups the contact is in now (a passed time window counts as out)."""
-    async with (await store.read_connection()).execute(
-        "SELECT g.code_name FROM contact_group_members m "
-        "JOIN contact_groups g ON g.id = m.group_id "
-        "JOIN contacts c ON c.id = m.contact_id "
-        "WHERE c.guid = ? AND (m.expires IS NULL OR m.expires > ?)",
-        (str(uuid.UUID(str(contact))), format_time(store.clock())),
-    ) as cursor:
-        return frozenset([row[0] async for row in cursor])
+    return await store.groups_of_contact(uuid.UUID(str(contact)))
 
 
 async def group_members(
-    store: ActivityStore, code_name: str, *, after: int = 0, limit: int = 100
-) -> list[tuple[int, uuid.UUID, str]]:
-    """A page of the group's current members: (contact row, GUID, member since), by row."""
-    async with (await store.read_connection()).execute(
-        "SELECT c.id, c.guid, m.since FROM contact_group_members m "
-        "JOIN contact_groups g ON g.id = m.group_id JOIN contacts c ON c.id = m.contact_id "
-        "WHERE g.code_name = ? AND (m.expires IS NULL OR m.expires > ?) AND c.id > ? "
-        "ORDER BY c.id LIMIT ?",
-        (code_name, format_time(store.clock()), after, limit),
-    ) as cursor:
-        return [(row[0], uuid.UUID(row[1]), row[2]) async for row in cursor]
+    store: Store, code_name: str, *, after: int = 0, limit: int = 100
+) -> list[GroupMember]:
+    """A page of the group's current members, by contact row."""
+    return await store.group_members(code_name, after=after, limit=limit)
 
 
-# -- wiring into the store ------------------------------------------------------------------
+def install_contact_groups(store: Store, groups: Iterable[ContactGroup] = ()) -> None:
+    """Create ``groups`` in ``store`` when it opens, if they do not exist (with their members).
 
-_installed: weakref.WeakKeyDictionary[ActivityStore, list[ContactGroup]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def install_contact_groups(store: ActivityStore, groups: Iterable[ContactGroup] = ()) -> None:
-    """Keep memberships current in ``store`` and create ``groups`` when they do not exist.
-
-    Groups are created when the store opens, never overwriting a marketer's later edit; the
-    memberships of every contact that logs activities are re-evaluated in the same
-    transaction, so they are current when ``await logger.log(...)`` returns.
+    A marketer's later edit is never overwritten. Every store keeps the memberships of a
+    contact that logs activities current in the same transaction, so they are current when
+    ``await logger.log(...)`` returns.
     """
-    chosen = list(groups)
-    for group in chosen:
-        if not isinstance(group, ContactGroup):
-            raise TypeError(f"contact_groups must hold ContactGroup objects, not {group!r}")
-    if store in _installed:
-        _installed[store].extend(chosen)
-        return
-    _installed[store] = chosen
-
-    async def create_groups(connection: aiosqlite.Connection) -> None:
-        now = store.clock()
-        for group in _installed.get(store, []):
-            checked = await _canonical_types(connection, group)
-            if await _insert_group(connection, checked, format_time(now)):
-                group_id, _ = await _one_group(connection, checked.code_name)
-                await _evaluate(connection, [(group_id, checked)], _Contacts("1 = 1", ()), now)
-
-    async def evaluate_contacts(connection: aiosqlite.Connection, guids: frozenset[str]) -> None:
-        groups = await _select_groups(connection)
-        if groups:
-            await _evaluate(connection, groups, _by_guids(guids), store.clock())
-
-    store.on_open(create_groups)
-    store.on_activities(evaluate_contacts)
+    store.include_contact_groups(groups)

@@ -174,13 +174,12 @@ class HeadlessApi:
                 results.append(None)
             except ValueError as exc:
                 results.append({"status": 400, "error": "invalid_activity", "detail": str(exc)})
-        store = self.tracker.store
-        agreed = not self.require_consent or await has_agreed(store, contact, self.tracking_consent)
-        # An erased contact has no agreement left; the store answers it 410 (never stored), so
-        # the app learns to create a new contact instead of asking for consent again.
-        tracked = agreed or await store.is_erased(contact)
+        # The agreement is checked in the transaction that stores the activities. An erased
+        # contact is answered 410 (never stored), so the app learns to create a new contact
+        # instead of asking for consent again.
+        consent = self.tracking_consent if self.require_consent else None
         logged = iter(
-            await _overload_safe(self.tracker.log(Contact(contact) if tracked else None, valid))
+            await _overload_safe(self.tracker.log(Contact(contact), valid, consent=consent))
         )
         answers = [answer or _answer(next(logged)) for answer in results]
         return JSONResponse({"results": answers}, status_code=207)

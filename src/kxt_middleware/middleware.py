@@ -19,7 +19,7 @@ from .groups import ContactGroup, install_contact_groups
 from .headless import HeadlessApi, allowed_origins
 from .logger import ActivityLogger
 from .script import TrackingScript
-from .store import ActivityStore, Synchronous
+from .storage import Store, Synchronous, open_store
 from .tracking import ActivityTracker
 from .visitor import SCOPE_KEY, Visitor, VisitorCookies
 
@@ -62,7 +62,7 @@ class ActivityTrackingMiddleware:
         cross_site_tracking: bool = False,
         max_pending: int = 10_000,
         synchronous: Synchronous = "FULL",
-        store: ActivityStore | None = None,
+        store: Store | None = None,
     ) -> None:
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError(f"prefix {prefix!r} must start with '/' and not end with '/'")
@@ -93,7 +93,7 @@ class ActivityTrackingMiddleware:
             default_level=CookieLevel.parse(default_cookie_level),
             honor_global_privacy_control=honor_global_privacy_control,
         )
-        self.store = store or ActivityStore(
+        self.store = store or open_store(
             database, max_pending=max_pending, synchronous=synchronous
         )
         # Also for a shared store: the types are created (when absent) as it opens.

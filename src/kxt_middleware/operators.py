@@ -7,14 +7,12 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import aiosqlite
-
-from .activities import format_time
 from .errors import KxtError
-from .store import ActivityStore
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
+
+    from .storage import Store
 
 NAME_MAX = 100
 _NAME = re.compile(r"[A-Za-z0-9_.@+\-]+")
@@ -64,88 +62,46 @@ def check_password(password: str) -> str:
     return password
 
 
-async def create_operator(store: ActivityStore, name: str, password: str) -> Operator:
+async def create_operator(store: Store, name: str, password: str) -> Operator:
     """Create an operator; ValueError if the name is taken or the password too short."""
     check_operator_name(name)
     check_password(password)
     password_hash = await asyncio.to_thread(_hasher().hash, password)
-    stamp = format_time(store.clock())
-
-    async def add(connection: aiosqlite.Connection) -> None:
-        cursor = await connection.execute(
-            "INSERT INTO operators (name, password_hash, created) VALUES (?, ?, ?) "
-            "ON CONFLICT (name) DO NOTHING",
-            (name, password_hash, stamp),
-        )
-        if cursor.rowcount == 0:
-            raise ValueError(
-                f"an operator named {name!r} already exists; choose another name or "
-                f"change the password with `kxt users password {name}`"
-            )
-
-    await store.write(add)
-    return Operator(name, stamp)
+    return await store.add_operator(name, password_hash)
 
 
-async def set_operator_password(store: ActivityStore, name: str, password: str) -> None:
+async def set_operator_password(store: Store, name: str, password: str) -> None:
     """Give an operator a new password."""
     check_password(password)
     password_hash = await asyncio.to_thread(_hasher().hash, password)
-
-    async def change(connection: aiosqlite.Connection) -> None:
-        cursor = await connection.execute(
-            "UPDATE operators SET password_hash = ? WHERE name = ?", (password_hash, name)
-        )
-        if cursor.rowcount == 0:
-            raise UnknownOperatorError(
-                f"there is no operator {name!r}; create one with `kxt users create {name}`"
-            )
-
-    await store.write(change)
+    await store.set_operator_password_hash(name, password_hash)
 
 
-async def delete_operator(store: ActivityStore, name: str) -> None:
+async def delete_operator(store: Store, name: str) -> None:
     """Delete an operator (their open admin sessions end at their next request)."""
-
-    async def delete(connection: aiosqlite.Connection) -> None:
-        cursor = await connection.execute("DELETE FROM operators WHERE name = ?", (name,))
-        if cursor.rowcount == 0:
-            raise UnknownOperatorError(
-                f"there is no operator {name!r}; list them with `kxt users list`"
-            )
-
-    await store.write(delete)
+    await store.delete_operator(name)
 
 
-async def operators(store: ActivityStore) -> list[Operator]:
+async def operators(store: Store) -> list[Operator]:
     """Every operator, by name."""
-    async with (await store.read_connection()).execute(
-        "SELECT name, created FROM operators ORDER BY name COLLATE NOCASE"
-    ) as cursor:
-        return [Operator(row[0], row[1]) async for row in cursor]
+    return await store.operators()
 
 
-async def operator_exists(store: ActivityStore, name: str) -> bool:
+async def operator_exists(store: Store, name: str) -> bool:
     """True when an operator has this name (ignoring case)."""
-    async with (await store.read_connection()).execute(
-        "SELECT 1 FROM operators WHERE name = ?", (name,)
-    ) as cursor:
-        return await cursor.fetchone() is not None
+    return await store.operator_password_hash(name) is not None
 
 
 # Verified when the name is unknown, so a wrong name costs as much time as a wrong password.
 _DUMMY_HASH: list[str] = []
 
 
-async def verify_operator(store: ActivityStore, name: str, password: str) -> str | None:
+async def verify_operator(store: Store, name: str, password: str) -> str | None:
     """The operator's stored name if the password is right, else None (same cost either way)."""
     from argon2.exceptions import InvalidHashError, VerificationError
 
     hasher = _hasher()
-    async with (await store.read_connection()).execute(
-        "SELECT name, password_hash FROM operators WHERE name = ?", (name,)
-    ) as cursor:
-        row = await cursor.fetchone()
+    row = await store.operator_password_hash(name)
     if row is None:
         if not _DUMMY_HASH:
             _DUMMY_HASH.append(await asyncio.to_thread(hasher.hash, "not a password"))

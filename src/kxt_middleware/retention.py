@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-import aiosqlite
-
-from .activities import format_time
-from .groups import reevaluate_contacts
-from .store import ActivityStore
+if TYPE_CHECKING:
+    from .storage import Store
 
 PURGE_BATCH = 5_000
 _AGE = re.compile(r"(\d+)([dw])")
@@ -28,7 +25,7 @@ def parse_age(text: str) -> timedelta:
 
 
 async def purge_activities(
-    store: ActivityStore, older_than: timedelta, *, batch_size: int = PURGE_BATCH
+    store: Store, older_than: timedelta, *, batch_size: int = PURGE_BATCH
 ) -> int:
     """Delete activities older than ``older_than``; return how many were deleted.
 
@@ -40,26 +37,10 @@ async def purge_activities(
         raise ValueError("batch_size must be at least 1")
     if older_than <= timedelta(0):
         raise ValueError("older_than must be a positive age, e.g. timedelta(days=365)")
-    cutoff = format_time(store.clock() - older_than)
-
-    async def delete_batch(connection: aiosqlite.Connection) -> int:
-        async with connection.execute(
-            "SELECT id, contact_id FROM activities WHERE created < ? LIMIT ?",
-            (cutoff, batch_size),
-        ) as cursor:
-            rows = [(row[0], row[1]) async for row in cursor]
-        if not rows:
-            return 0
-        await connection.execute(
-            "DELETE FROM activities WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps([activity for activity, _ in rows]),),
-        )
-        await reevaluate_contacts(connection, {contact for _, contact in rows}, store.clock())
-        return len(rows)
-
+    cutoff = store.clock() - older_than
     deleted = 0
     while True:
-        count = await store.write(delete_batch)
+        count = await store.purge_activities_before(cutoff, batch_size)
         deleted += count
         if count < batch_size:
             return deleted

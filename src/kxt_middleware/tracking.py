@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from .activities import LogResult, LogStatus, NewActivity
-from .store import ActivityStore
+from .storage import Store
 from .visitor import Contact, Visitor
 
 log = logging.getLogger("kxt_middleware")
@@ -15,22 +15,30 @@ log = logging.getLogger("kxt_middleware")
 class ActivityTracker:
     """Stores activities for consenting contacts and reports every other outcome."""
 
-    def __init__(self, store: ActivityStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self.not_logged: dict[str, int] = {}
 
     async def log(
-        self, contact: Contact | None, activities: Sequence[NewActivity]
+        self,
+        contact: Contact | None,
+        activities: Sequence[NewActivity],
+        *,
+        consent: str | None = None,
     ) -> list[LogResult]:
         """Log ``activities`` for ``contact``; None means the visitor has not consented.
 
         Activities are validated when built (NewActivity), so by here only consent and the
-        activity type's state can stop them. One result per activity, in order.
+        activity type's state can stop them. With ``consent``, the contact's agreement to it is
+        checked in the transaction that stores them (a revoke committed just before wins).
+        One result per activity, in order.
         """
         if contact is None:
             results = [LogResult(LogStatus.NO_CONSENT) for _ in activities]
         elif activities:
-            results = await self.store.insert_activities(contact.guid, activities)
+            results = await self.store.insert_activities(
+                contact.guid, activities, consent=consent
+            )
         else:
             results = []
         return self._count(results)

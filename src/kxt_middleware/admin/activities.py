@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from ..activities import ActivitySource
 from ..chart import MAX_DAYS, activity_chart, chart_legend
-from .activity_log import ActivityFilter, activity_page, daily_counts, days_before, row_number
+from .activity_log import ActivityFilter, activity_page, days_before, row_number
 from .auth import signed_in
 from .pages import admin_state, render
 
@@ -19,7 +19,6 @@ CHART_DAYS = 30
 async def activities_page(request: Request) -> Response:
     """Every activity, newest first, filtered, with a chart of the chosen range."""
     state = admin_state(request)
-    connection = await state.store.read_connection()
     types = await state.store.activity_types()
     context = {"types": types, "sources": list(ActivitySource), "params": request.query_params}
     try:
@@ -37,7 +36,7 @@ async def activities_page(request: Request) -> Response:
     today = state.store.clock().date()
     end = filters.end or max(today, filters.start or today)
     start = max(filters.start or days_before(end, CHART_DAYS - 1), days_before(end, MAX_DAYS - 1))
-    counts = await daily_counts(connection, filters, start, end)
+    counts = await state.store.daily_counts(filters, start, end)
     return render(
         request,
         "activities.html",

@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..store import ActivityStore
+from ..storage import Store, open_store
 from . import activities, activity_types, contact_groups, contacts, sign_in
 from .auth import SignInThrottle
 from .pages import AdminState, redirect, render
@@ -87,7 +87,7 @@ def admin_app(
     *,
     secret_key: str,
     database: str | os.PathLike[str] | None = None,
-    store: ActivityStore | None = None,
+    store: Store | None = None,
     https_only: bool = False,
     session_max_age: int = EIGHT_HOURS,
     max_failed_sign_ins: int = 5,
@@ -109,7 +109,7 @@ def admin_app(
     if not 1 <= page_size <= 1000:
         raise ValueError("page_size must be between 1 and 1000")
     owns_store = store is None
-    chosen = store if store is not None else ActivityStore(database)  # type: ignore[arg-type]
+    chosen = store if store is not None else open_store(database or "")
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,

@@ -244,7 +244,7 @@ async def group_detail(request: Request) -> Response:
         "group": group,
         "members": members,
         "total": await count_members(state.store, group.code_name),
-        "next": members[-1][0] if more else None,
+        "next": members[-1].row if more else None,
     }
     return render(request, "contact_group.html", context)
 

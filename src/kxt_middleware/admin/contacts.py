@@ -13,8 +13,6 @@ from ..groups import contact_groups, groups_of_contact
 from .activity_log import (
     ActivityFilter,
     activity_page,
-    contact_page,
-    contact_summary,
     row_number_param,
 )
 from .auth import checked_form, signed_in
@@ -32,8 +30,7 @@ def _guid(request: Request) -> uuid.UUID:
 async def list_contacts(request: Request) -> Response:
     """Contacts, newest first, with activity counts and last activity."""
     state = admin_state(request)
-    rows, older = await contact_page(
-        await state.store.read_connection(),
+    rows, older = await state.store.contact_page(
         before=row_number_param(request, "before", "a contact number"),
         limit=state.page_size,
     )
@@ -46,8 +43,7 @@ async def contact_detail(request: Request) -> Response:
     state = admin_state(request)
     guid = _guid(request)
     before = row_number_param(request, "before", "an activity number")
-    connection = await state.store.read_connection()
-    summary = await contact_summary(connection, guid)
+    summary = await state.store.contact_summary(guid)
     if summary is None:
         raise HTTPException(404, "There is no contact with this GUID (it may have been deleted).")
     codes = await groups_of_contact(state.store, guid)

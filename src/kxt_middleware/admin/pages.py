@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from ..store import ActivityStore
+from ..storage import Store
 from .auth import CSRF_FIELD, SignInThrottle, csrf_token
 
 
@@ -17,7 +17,7 @@ from .auth import CSRF_FIELD, SignInThrottle, csrf_token
 class AdminState:
     """What every admin page needs: the store, the templates and the sign-in throttle."""
 
-    store: ActivityStore
+    store: Store
     templates: Jinja2Templates
     throttle: SignInThrottle
     page_size: int

@@ -1,6 +1,10 @@
-"""The database schema, as numbered migrations the store applies on open."""
+"""The SQLite schema, as numbered migrations applied (once, under the write lock) on open."""
 
 from __future__ import annotations
+
+import sqlite3
+
+from ...errors import StoreError
 
 # Each entry upgrades the schema by one version; never edit a released entry, append a new one.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -117,3 +121,31 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(connection: sqlite3.Connection, database: str) -> None:
+    """Bring the schema to SCHEMA_VERSION in one IMMEDIATE transaction (one process at a time)."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        current = connection.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"the database {database!r} has schema version {current}, newer than this "
+                f"kxt-middleware knows ({SCHEMA_VERSION}); upgrade kxt-middleware"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[version - 1]:
+                connection.execute(statement)
+            connection.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+def schema_version(connection: sqlite3.Connection) -> int:
+    """The schema version of the database behind ``connection``."""
+    row = connection.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0

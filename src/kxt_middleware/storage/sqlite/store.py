@@ -1,0 +1,354 @@
+"""SQLiteStore: the Store seam on one SQLite file (WAL), one writer thread and reader threads."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ...activities import (
+    EVERY_ACTIVITY,
+    Activity,
+    ActivityFilter,
+    ContactSummary,
+    LogResult,
+    NewActivity,
+    format_time,
+    utc_now,
+)
+from ...activity_types import BUILT_IN_TYPES, ActivityType
+from ...errors import StoreClosedError, StoreError, StoreOverloadedError
+from ..protocol import GroupMember, Store, Synchronous, WriterStats
+from . import activities as sql
+from . import directory
+from . import groups as group_sql
+from .connection import ConnectionThread, connect, database_path
+from .schema import migrate, schema_version
+from .store_catalog import CatalogMethods
+from .writer import ActivitiesJob, FunctionJob, Job, Writer
+
+if TYPE_CHECKING:
+    from ...groups import ContactGroup
+
+log = logging.getLogger("kxt_middleware")
+T = TypeVar("T")
+
+
+class SQLiteStore(CatalogMethods, Store):
+    """Activities and the rest in one SQLite file; see :class:`Store` for every method.
+
+    Every write goes through one writer thread that commits whatever is waiting in a single
+    transaction (group commit); ``await`` on a write returns only after the commit. Reads run
+    in reader threads with their own connections, which WAL lets run beside the writer.
+    """
+
+    def __init__(
+        self,
+        database: str | os.PathLike[str] = "kxt.sqlite3",
+        *,
+        activity_types: Iterable[ActivityType] = (),
+        contact_groups: Iterable[ContactGroup] = (),
+        max_pending: int = 10_000,
+        max_batch: int = 1_000,
+        synchronous: Synchronous = "FULL",
+        busy_timeout: float = 5.0,
+        readers: int = 2,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        if max_pending < 1 or max_batch < 1 or readers < 1:
+            raise ValueError("max_pending, max_batch and readers must be at least 1")
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError("synchronous must be 'FULL' or 'NORMAL'")
+        self.database = database_path(database)
+        self.max_pending = max_pending
+        self.clock = clock
+        self.stats = WriterStats()
+        self._initial_types = tuple(activity_types)
+        self._initial_groups: list[ContactGroup] = []
+        self.include_contact_groups(contact_groups)
+        self._max_batch = max_batch
+        self._synchronous = synchronous
+        self._busy_timeout_ms = int(busy_timeout * 1000)
+        self._reader_count = readers
+        self._write_thread: ConnectionThread | None = None
+        self._readers: list[ConnectionThread] = []
+        self._next_reader = 0
+        self._writer: Writer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._open_lock = asyncio.Lock()
+        self._closing = False
+
+    def include_activity_types(self, types: Iterable[ActivityType]) -> tuple[ActivityType, ...]:
+        chosen = tuple(types)
+        self._initial_types += chosen
+        return chosen
+
+    def include_contact_groups(self, groups: Iterable[ContactGroup]) -> None:
+        from ...groups import ContactGroup
+
+        for group in groups:
+            if not isinstance(group, ContactGroup):
+                raise TypeError(f"contact_groups must hold ContactGroup objects, not {group!r}")
+            self._initial_groups.append(group)
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._writer is not None and not self._closing
+
+    async def open(self) -> None:
+        await self._forget_ended_loop()
+        async with self._open_lock:
+            if self._writer is not None:
+                return
+            if self._write_thread is None:
+                self._start_threads()
+            assert self._write_thread is not None
+            try:
+                await self._write_thread.run(self._set_up)
+            except BaseException:
+                await self._stop_threads()
+                raise
+            self._loop = asyncio.get_running_loop()
+            self._writer = Writer(
+                self._write_thread,
+                max_pending=self.max_pending,
+                max_batch=self._max_batch,
+                clock=self.clock,
+                stats=self.stats,
+            )
+
+    def _start_threads(self) -> None:
+        def opener(read_only: bool) -> Callable[[], sqlite3.Connection]:
+            return lambda: connect(
+                self.database,
+                read_only=read_only,
+                synchronous=self._synchronous,
+                busy_timeout_ms=self._busy_timeout_ms,
+            )
+
+        self._write_thread = ConnectionThread("kxt-writer", opener(False))
+        self._readers = [
+            ConnectionThread("kxt-reader", opener(True)) for _ in range(self._reader_count)
+        ]
+
+    def _set_up(self, connection: sqlite3.Connection) -> None:
+        """Migrate, then create the configured types and groups (with their members)."""
+        migrate(connection, self.database)
+        now = self.clock()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            sql.insert_types(connection, (*BUILT_IN_TYPES, *self._initial_types), format_time(now))
+            for group in self._initial_groups:
+                checked = group_sql.canonical_types(connection, group)
+                if group_sql.insert_group(connection, checked, format_time(now)):
+                    found = group_sql.one_group(connection, checked.code_name)
+                    group_sql.evaluate(connection, [found], group_sql.EVERY_CONTACT, now)
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+
+    async def _stop_threads(self) -> None:
+        threads = [t for t in (self._write_thread, *self._readers) if t is not None]
+        self._write_thread, self._readers = None, []
+        for thread in threads:
+            await thread.close()
+
+    async def close(self) -> None:
+        await self._forget_ended_loop()
+        async with self._open_lock:
+            writer = self._writer
+            self._closing = writer is not None
+            try:
+                if writer is not None:
+                    await writer.stop()
+            finally:
+                self._writer = self._loop = None
+                self._closing = False
+                await self._stop_threads()
+
+    async def _forget_ended_loop(self) -> None:
+        """Let a new event loop take over a store whose loop has ended.
+
+        Without a lifespan the store opens lazily on the loop of the first request. When that
+        loop ends (``TestClient(app)`` used without ``with`` runs every request on a loop of its
+        own), its writer task ended with it; the connections live in their own threads, so they
+        stay, and the next use starts a writer on the running loop. A loop that has not been
+        closed keeps the store: two loops never share one writer.
+        """
+        old = self._loop
+        if old is None or old is asyncio.get_running_loop() or not old.is_closed():
+            return
+        writer, self._writer, self._loop = self._writer, None, None
+        self._closing = False
+        self._open_lock = asyncio.Lock()
+        unfinished = writer.abandon() if writer is not None else 0
+        if unfinished:  # their callers were cancelled with their loop: never acknowledged
+            log.warning(
+                "%d writes were still queued when the event loop that opened the activity store "
+                "ended; they were not committed and their callers were cancelled",
+                unfinished,
+            )
+
+    async def _ready(self) -> None:
+        """Open the store on the running loop if needed; refuse a loop that is not its own."""
+        if self._closing:
+            raise StoreClosedError(
+                f"the activity store {self.database!r} is closing; nothing more can be written"
+            )
+        loop = asyncio.get_running_loop()
+        if loop is self._loop and self._writer is not None:
+            return
+        await self._forget_ended_loop()
+        if not self.is_open:
+            await self.open()
+        if loop is not self._loop:
+            raise StoreError(
+                "the activity store belongs to another event loop, which has not ended; give each "
+                "loop its own store, or run the app with its lifespan (for tests: "
+                "`with TestClient(app) as client:`) so one loop owns it"
+            )
+
+    async def _submit(self, job: Callable[[asyncio.Future[Any]], Job]) -> Any:
+        await self._ready()
+        assert self._writer is not None and self._loop is not None
+        future = self._loop.create_future()
+        try:
+            self._writer.submit(job(future))
+        except asyncio.QueueFull:
+            raise StoreOverloadedError(
+                f"{self.max_pending} writes are already waiting for the database; retry later, "
+                "or raise max_pending if the disk keeps up"
+            ) from None
+        return await future
+
+    async def _write(self, function: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``function(connection)`` in the writer's next transaction, in a savepoint."""
+        result: T = await self._submit(lambda future: FunctionJob(future, function))
+        return result
+
+    async def _read(self, function: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``function(connection)`` in a reader thread."""
+        await self._ready()
+        self._next_reader = (self._next_reader + 1) % len(self._readers)
+        return await self._readers[self._next_reader].run(function)
+
+    def _now(self) -> str:
+        return format_time(self.clock())
+
+    async def schema_version(self) -> int:
+        return await self._read(schema_version)
+
+    # -- activities and contacts --------------------------------------------------------------
+
+    async def insert_activities(
+        self,
+        contact: uuid.UUID,
+        activities: Sequence[NewActivity],
+        *,
+        consent: str | None = None,
+    ) -> list[LogResult]:
+        guid, created = str(contact), self.clock()
+        results: list[LogResult] = await self._submit(
+            lambda future: ActivitiesJob(future, guid, activities, created, consent)
+        )
+        return results
+
+    async def select_activities(
+        self,
+        filters: ActivityFilter = EVERY_ACTIVITY,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        newest_first: bool = True,
+    ) -> list[Activity]:
+        return await self._read(
+            lambda c: sql.select_activities(
+                c,
+                filters,
+                before=before,
+                after=after,
+                limit=limit,
+                offset=offset,
+                newest_first=newest_first,
+            )
+        )
+
+    async def count_activities(self) -> int:
+        return int(await self._read(lambda c: sql.one(c, "SELECT count(*) FROM activities")))
+
+    async def daily_counts(
+        self, filters: ActivityFilter, start: date, end: date
+    ) -> dict[str, dict[date, int]]:
+        ranged = dataclasses.replace(filters, start=start, end=end)
+        return await self._read(lambda c: sql.daily_counts(c, ranged))
+
+    async def purge_activities_before(self, cutoff: datetime, limit: int) -> int:
+        def purge(connection: sqlite3.Connection) -> int:
+            count, contacts = sql.purge_batch(connection, format_time(cutoff), limit)
+            group_sql.evaluate_rows(connection, contacts, self.clock())
+            return count
+
+        return await self._write(purge)
+
+    async def contact_exists(self, contact: uuid.UUID) -> bool:
+        found = "SELECT 1 FROM contacts WHERE guid = ?"
+        return await self._read(lambda c: sql.one(c, found, (str(contact),)) is not None)
+
+    async def is_erased(self, contact: uuid.UUID) -> bool:
+        found = "SELECT 1 FROM erased_contacts WHERE guid = ?"
+        return await self._read(lambda c: sql.one(c, found, (str(contact),)) is not None)
+
+    async def delete_contact(self, contact: uuid.UUID) -> bool:
+        guid, stamp = str(contact), self._now()
+        return await self._write(lambda c: sql.delete_contact(c, guid, stamp))
+
+    async def contact_page(
+        self, *, before: int | None = None, limit: int = 50
+    ) -> tuple[list[ContactSummary], int | None]:
+        return await self._read(lambda c: sql.contact_page(c, before, limit))
+
+    async def contact_summary(self, contact: uuid.UUID) -> ContactSummary | None:
+        return await self._read(lambda c: sql.contact_summary(c, contact))
+
+    # -- contact groups (definitions are in CatalogMethods) -----------------------------------
+
+    async def recalculate_contact_group_batch(
+        self, code_name: str, after: int, limit: int
+    ) -> tuple[int, int]:
+        return await self._write(
+            lambda c: group_sql.recalculate_batch(c, code_name, after, limit, self.clock())
+        )
+
+    async def count_members(self, code_name: str) -> int:
+        now = self._now()
+        return await self._read(lambda c: group_sql.count_members(c, code_name, now))
+
+    async def member_counts(self) -> dict[str, int]:
+        now = self._now()
+        return await self._read(lambda c: group_sql.member_counts(c, now))
+
+    async def groups_of_contact(self, contact: uuid.UUID) -> frozenset[str]:
+        guid, now = str(contact), self._now()
+        return await self._read(lambda c: group_sql.groups_of_contact(c, guid, now))
+
+    async def group_members(
+        self, code_name: str, *, after: int = 0, limit: int = 100
+    ) -> list[GroupMember]:
+        now = self._now()
+        return await self._read(lambda c: group_sql.group_members(c, code_name, now, after, limit))
+
+    async def has_agreed(self, contact: uuid.UUID, consent: str) -> bool:
+        guid = str(contact)
+        return await self._read(lambda c: directory.has_agreed(c, guid, consent))

@@ -1,0 +1,299 @@
+"""The SQLite writer: ONE thread owns all writes and commits whatever is waiting in one step.
+
+Callers queue jobs on the event loop; the writer task takes every job waiting (up to
+``max_batch``) and sends the whole transaction to the writer's thread as one function call:
+type check, erased and consent checks, inserts, contact-group re-evaluation, commit. A batch
+costs one thread hand-over, and an ``await`` on a write returns only after its commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ...activities import LogResult, LogStatus, NewActivity, format_time
+from ...activity_types import ActivityType
+from ...errors import StoreError
+from ..protocol import WriterStats
+from . import activities as sql
+from . import groups as group_sql
+from .connection import ConnectionThread
+
+log = logging.getLogger("kxt_middleware")
+
+WriteFunction = Callable[[sqlite3.Connection], Any]
+_STOP = object()
+_NOT_RUN = object()
+
+
+@dataclass
+class ActivitiesJob:
+    """One caller's activities for one contact, waiting for the writer."""
+
+    future: asyncio.Future[Any]
+    contact: str
+    activities: Sequence[NewActivity]
+    created: datetime
+    consent: str | None = None
+
+
+@dataclass
+class FunctionJob:
+    """One caller's other write (a plain function of the connection), waiting for the writer."""
+
+    future: asyncio.Future[Any]
+    function: WriteFunction
+
+
+Job = ActivitiesJob | FunctionJob
+
+
+@dataclass
+class _Pending:
+    """An activities job whose rows passed the type check, before the insert."""
+
+    index: int
+    job: ActivitiesJob
+    results: list[LogResult]
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+class Writer:
+    """Group commit over one :class:`ConnectionThread`; see the module docstring."""
+
+    def __init__(
+        self,
+        thread: ConnectionThread,
+        *,
+        max_pending: int,
+        max_batch: int,
+        clock: Callable[[], datetime],
+        stats: WriterStats,
+    ) -> None:
+        self.thread = thread
+        self.max_pending = max_pending
+        self._max_batch = max_batch
+        self._clock = clock
+        self._stats = stats
+        self._types: dict[str, ActivityType] = {}
+        self._data_version = -1
+        self._queue: asyncio.Queue[Job | object] = asyncio.Queue(maxsize=max_pending)
+        self._task = asyncio.create_task(self._run(), name="kxt-activity-writer")
+
+    def submit(self, job: Job) -> None:
+        """Queue ``job``; QueueFull when ``max_pending`` jobs already wait."""
+        self._queue.put_nowait(job)
+
+    async def stop(self) -> None:
+        """Commit every job queued before this call, then end the writer task."""
+        await self._queue.put(_STOP)
+        await self._task
+
+    def abandon(self) -> int:
+        """Forget the queue of a writer whose event loop ended; return how many jobs it held."""
+        unfinished = 0
+        while not self._queue.empty():
+            if self._queue.get_nowait() is not _STOP:
+                unfinished += 1
+        return unfinished
+
+    async def _run(self) -> None:
+        stop = False
+        while not stop:
+            first = await self._queue.get()
+            if first is _STOP:
+                break
+            batch: list[Job] = [first]  # type: ignore[list-item]
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+                if item is _STOP:
+                    stop = True
+                    break
+                batch.append(item)  # type: ignore[arg-type]
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[Job]) -> None:
+        try:
+            outcomes, stored, seconds = await self.thread.run(lambda c: self._transaction(c, batch))
+        except Exception as exc:  # the whole transaction failed: every caller hears why
+            self._stats.failed_commits += 1
+            error = StoreError(f"the activity database could not commit: {exc}")
+            error.__cause__ = exc
+            for job in batch:
+                if not job.future.done():
+                    job.future.set_exception(error)
+            return
+        self._stats.record(len(batch), stored, seconds)
+        for job, (ok, value) in zip(batch, outcomes, strict=True):
+            if job.future.done():  # the caller was cancelled; its write is committed anyway
+                continue
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
+
+    # -- in the writer's thread ---------------------------------------------------------------
+
+    def _transaction(
+        self, connection: sqlite3.Connection, batch: list[Job]
+    ) -> tuple[list[tuple[bool, Any]], int, float]:
+        started = time.perf_counter()
+        self._refresh_types(connection)
+        outcomes: list[tuple[bool, Any]] = [(False, _NOT_RUN)] * len(batch)
+        pending: list[_Pending] = []
+        touched: set[str] = set()
+        stored = 0
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for index, job in enumerate(batch):
+                if isinstance(job, ActivitiesJob):
+                    prepared = self._prepare(index, job)
+                    outcomes[index] = (True, prepared.results)
+                    if prepared.rows:
+                        pending.append(prepared)
+                else:
+                    # Keep the callers' order: what was logged before a function runs first.
+                    stored += self._insert(connection, pending, outcomes, touched)
+                    pending = []
+                    outcomes[index] = _in_savepoint(connection, job.function)
+                    self._data_version = -1  # it may have edited activity types: reload them
+            stored += self._insert(connection, pending, outcomes, touched)
+            if touched:
+                self._evaluate_groups(connection, touched)
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        return outcomes, stored, time.perf_counter() - started
+
+    def _refresh_types(self, connection: sqlite3.Connection) -> None:
+        # data_version changes when another connection (the CLI, another process) commits, so a
+        # type disabled elsewhere takes effect at the next commit without a query per activity.
+        version = connection.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self._types = {t.key: t for t in sql.select_types(connection)}
+            self._data_version = version
+
+    def _prepare(self, index: int, job: ActivitiesJob) -> _Pending:
+        """One caller's results and rows, by the activity types' current state."""
+        prepared = _Pending(index, job, [])
+        results, rows, types = prepared.results, prepared.rows, self._types
+        guid, stamp = job.contact, format_time(job.created)
+        for activity in job.activities:
+            activity_type = types.get(activity.type.lower())
+            if activity_type is None:
+                results.append(LogResult(LogStatus.TYPE_UNKNOWN))
+            elif not activity_type.enabled:
+                results.append(LogResult(LogStatus.TYPE_DISABLED))
+            else:
+                results.append(LogResult(LogStatus.LOGGED, activity.id))
+                rows.append(
+                    (
+                        activity.id,
+                        guid,
+                        activity_type.code_name,
+                        activity.title,
+                        activity.value,
+                        activity.url,
+                        activity.referrer,
+                        stamp,
+                        activity.source.value,
+                        activity.site,
+                    )
+                )
+        return prepared
+
+    def _insert(
+        self,
+        connection: sqlite3.Connection,
+        pending: list[_Pending],
+        outcomes: list[tuple[bool, Any]],
+        touched: set[str],
+    ) -> int:
+        """Insert the rows of many callers together; return how many activities were new.
+
+        An erased contact stays erased, and a caller that needs a consent its contact has not
+        agreed to stores nothing. If the joint insert fails, each caller is retried in its own
+        savepoint, so only the callers whose rows cannot be stored hear an error.
+        """
+        if not pending:
+            return 0
+        erased = sql.erased_among(connection, {p.job.contact for p in pending})
+        asking = {p.job.contact for p in pending if p.job.consent}
+        agreed = sql.agreed_among(connection, asking) if asking else set()
+        accepted: list[_Pending] = []
+        for prepared in pending:
+            job = prepared.job
+            if job.contact in erased:
+                _replace_logged(prepared.results, LogStatus.CONTACT_ERASED)
+            elif job.consent and (job.contact, job.consent.lower()) not in agreed:
+                _replace_logged(prepared.results, LogStatus.NO_CONSENT)
+            else:
+                accepted.append(prepared)
+        if not accepted:
+            return 0
+        try:
+            stored: int = _in_savepoint_raising(connection, _inserter(accepted))
+            touched.update(p.job.contact for p in accepted)
+            return stored
+        except sqlite3.Error:
+            pass
+        stored = 0
+        for prepared in accepted:
+            ok, value = _in_savepoint(connection, _inserter([prepared]))
+            if ok:
+                stored += int(value)
+                touched.add(prepared.job.contact)
+            else:
+                self._stats.failed_callers += 1
+                error = StoreError(f"the activities could not be stored: {value}")
+                error.__cause__ = value
+                outcomes[prepared.index] = (False, error)
+        return stored
+
+    def _evaluate_groups(self, connection: sqlite3.Connection, contacts: set[str]) -> None:
+        ok, error = _in_savepoint(
+            connection, lambda c: group_sql.evaluate_guids(c, contacts, self._clock())
+        )
+        if not ok:  # the activities are stored all the same; the next commit tries again
+            self._stats.group_failures += 1
+            log.error("contact groups could not be re-evaluated: %s", error, exc_info=error)
+
+
+def _inserter(callers: list[_Pending]) -> Callable[[sqlite3.Connection], int]:
+    return lambda connection: sql.insert_rows(connection, callers)
+
+
+def _replace_logged(results: list[LogResult], status: LogStatus) -> None:
+    refused = LogResult(status)
+    results[:] = [refused if result.logged else result for result in results]
+
+
+def _in_savepoint_raising(connection: sqlite3.Connection, function: WriteFunction) -> Any:
+    connection.execute("SAVEPOINT job")
+    try:
+        value = function(connection)
+    except BaseException:
+        connection.execute("ROLLBACK TO job")
+        connection.execute("RELEASE job")
+        raise
+    connection.execute("RELEASE job")
+    return value
+
+
+def _in_savepoint(connection: sqlite3.Connection, function: WriteFunction) -> tuple[bool, Any]:
+    """Run ``function`` in a savepoint: (True, value), or (False, error) with its changes undone."""
+    try:
+        return True, _in_savepoint_raising(connection, function)
+    except Exception as exc:
+        return False, exc
