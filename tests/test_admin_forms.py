@@ -13,24 +13,13 @@ from starlette.testclient import TestClient
 
 from kxt_middleware.admin import admin_app
 
-from .test_admin import SECRET, post, seed, sign_in
-
-GROUP = {
-    "name": "Loan prospects",
-    "description": "People who priced a loan",
-    "match": "any",
-    "type_0": "custom_loan_calculator",
-    "at_least_0": "2",
-    "days_0": "30",
-    "value_match_0": "contains",
-    "value_0": "IMG",
-}
+from .helpers import ADMIN_SECRET, GROUP_FORM, post, seed_admin, sign_in
 
 
 @pytest.fixture
 def admin(database: Path) -> Iterator[TestClient]:
-    asyncio.run(seed(database))
-    app = admin_app(database=database, secret_key=SECRET, failed_sign_in_delay=0)
+    asyncio.run(seed_admin(database))
+    app = admin_app(database=database, secret_key=ADMIN_SECRET, failed_sign_in_delay=0)
     with TestClient(app, follow_redirects=False) as client:
         sign_in(client)
         yield client
@@ -83,10 +72,10 @@ def error(page: str) -> str:
 def test_a_bad_new_group_keeps_what_was_typed(
     admin: TestClient, bad: dict[str, str], message: str
 ) -> None:
-    typed = {**GROUP, "type_1": "pagevisit", "at_least_1": "3", **bad}
+    typed = {**GROUP_FORM, "type_1": "pagevisit", "at_least_1": "3", **bad}
     response = post(admin, "/contact-groups/new", **typed)
-    assert response.status_code == 400  # type: ignore[attr-defined]
-    page = response.text  # type: ignore[attr-defined]
+    assert response.status_code == 400
+    page = response.text
     assert message in error(page)
     assert "ActivityCondition" not in page and "invalid literal" not in page
     values = shown(page)
@@ -101,9 +90,9 @@ def test_a_bad_new_group_keeps_what_was_typed(
 
 
 def test_a_bad_edit_shows_the_submitted_values_not_the_stored_ones(admin: TestClient) -> None:
-    assert post(admin, "/contact-groups/new", **GROUP).status_code == 303  # type: ignore[attr-defined]
+    assert post(admin, "/contact-groups/new", **GROUP_FORM).status_code == 303
     typed = {
-        **GROUP,
+        **GROUP_FORM,
         "name": "Loan fans",
         "description": "changed",
         "match": "all",
@@ -113,8 +102,8 @@ def test_a_bad_edit_shows_the_submitted_values_not_the_stored_ones(admin: TestCl
         "days_1": "7",
     }
     response = post(admin, "/contact-groups/loan_prospects/edit", **typed)
-    assert response.status_code == 400  # type: ignore[attr-defined]
-    page = response.text  # type: ignore[attr-defined]
+    assert response.status_code == 400
+    page = response.text
     assert error(page) == (
         "Condition 2: ‘at least’ must be a whole number from 1 to 1,000,000, not 'abc'."
     )
@@ -127,13 +116,13 @@ def test_a_bad_edit_shows_the_submitted_values_not_the_stored_ones(admin: TestCl
 
 
 def test_a_type_typed_in_another_case_is_stored_as_the_type_spells_it(admin: TestClient) -> None:
-    form = {**GROUP, "type_0": "CUSTOM_LOAN_CALCULATOR", "code": "Loans"}
-    assert post(admin, "/contact-groups/new", **form).status_code == 303  # type: ignore[attr-defined]
+    form = {**GROUP_FORM, "type_0": "CUSTOM_LOAN_CALCULATOR", "code": "Loans"}
+    assert post(admin, "/contact-groups/new", **form).status_code == 303
     assert "custom_loan_calculator at least 2 times" in admin.get("/contact-groups/Loans").text
 
 
 def test_group_member_cursor_out_of_range(admin: TestClient) -> None:
-    assert post(admin, "/contact-groups/new", **GROUP).status_code == 303  # type: ignore[attr-defined]
+    assert post(admin, "/contact-groups/new", **GROUP_FORM).status_code == 303
     for after in ["99999999999999999999", "²", "x"]:
         response = admin.get(f"/contact-groups/loan_prospects?after={after}")
         assert response.status_code == 400 and "after must be a contact number" in response.text
@@ -142,21 +131,21 @@ def test_group_member_cursor_out_of_range(admin: TestClient) -> None:
 
 @pytest.mark.parametrize("path", ["/contact-groups/new", "/activity-types/new"])
 def test_a_name_without_latin_letters_asks_for_a_code_name(admin: TestClient, path: str) -> None:
-    response = post(admin, path, **{**GROUP, "name": "Займ"})
-    assert response.status_code == 400  # type: ignore[attr-defined]
-    page = response.text  # type: ignore[attr-defined]
+    response = post(admin, path, **{**GROUP_FORM, "name": "Займ"})
+    assert response.status_code == 400
+    page = response.text
     assert "no code name can be made from the name 'Займ'" in error(page)
     assert "Enter a code name" in error(page)
     assert shown(page)["name"] == "Займ" and shown(page)["code"] == ""
     listing = admin.get(path.replace("/new", "")).text
     assert ">_<" not in listing and "<code>_</code>" not in listing
-    response = post(admin, path, **{**GROUP, "name": "Займ", "code": "loan"})
-    assert response.status_code == 303  # type: ignore[attr-defined]
+    response = post(admin, path, **{**GROUP_FORM, "name": "Займ", "code": "loan"})
+    assert response.status_code == 303
     assert "Займ" in admin.get(path.replace("/new", "")).text
 
 
 @pytest.mark.parametrize("path", ["/contact-groups/new", "/activity-types/new"])
 def test_accented_names_make_code_names(admin: TestClient, path: str) -> None:
-    response = post(admin, path, **{**GROUP, "name": "Crédit Straße"})
-    assert response.status_code == 303  # type: ignore[attr-defined]
+    response = post(admin, path, **{**GROUP_FORM, "name": "Crédit Straße"})
+    assert response.status_code == 303
     assert "credit_strasse" in admin.get(path.replace("/new", "")).text

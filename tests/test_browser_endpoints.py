@@ -2,10 +2,8 @@ from __future__ import annotations
 
 import gzip
 import json
-import sqlite3
 import uuid
 from collections.abc import Callable
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,6 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from kxt_middleware import (
-    ActivityType,
     CookieLevel,
     StoreOverloadedError,
     get_activity_logger,
@@ -26,15 +23,14 @@ from kxt_middleware import (
 from kxt_middleware.script import TrackingScript
 from kxt_middleware.tracking import ActivityTracker
 
+from .helpers import CTA, stored, stored_contacts
+
 AppFactory = Callable[..., Starlette]
 P = "/Kentico.Tracking"
-CTA = ActivityType("custom_cta", "CTA click")
 TEXT = {"content-type": "text/plain;charset=UTF-8"}
 
 
-def stored(database: Path, sql: str = "SELECT type, value, title, source FROM activities") -> list:
-    with closing(sqlite3.connect(database)) as connection:
-        return connection.execute(f"{sql} ORDER BY id" if "ORDER" not in sql else sql).fetchall()
+FIELDS = ("type", "value", "title", "source")
 
 
 def activity(**fields: Any) -> dict[str, Any]:
@@ -85,7 +81,7 @@ def test_activities_are_logged_for_consenting_visitors_only(
     assert answer.json()["results"][0]["status"] == "no_consent"
     assert "consented" in answer.json()["results"][0]["reason"]
     assert answer.headers.get_list("set-cookie") == []
-    assert stored(database, "SELECT count(*) FROM contacts") == [(0,)]
+    assert stored_contacts(database) == []
     agree(client)
     first = activity(value="btnCTA", title="Custom CTA click")
     answer = post(
@@ -105,7 +101,7 @@ def test_activities_are_logged_for_consenting_visitors_only(
         "level": 1000,
     }
     assert "CurrentContact" in client.cookies
-    assert stored(database) == [
+    assert stored(database, *FIELDS) == [
         ("custom_cta", "btnCTA", "Custom CTA click", "browser"),
         ("click", "", "", "browser"),
     ]
@@ -116,19 +112,19 @@ def test_a_retried_request_is_stored_once(client: TestClient, database: Path) ->
     body = {"activities": [activity(value="once")]}
     assert post(client, body).json()["results"][0]["status"] == "logged"
     assert post(client, body).json()["results"][0]["status"] == "logged"
-    assert stored(database) == [("custom_cta", "once", "", "browser")]
+    assert stored(database, *FIELDS) == [("custom_cta", "once", "", "browser")]
 
 
 def test_page_visits_and_landing_pages(client: TestClient, database: Path) -> None:
     visit = {"type": "pagevisit", "url": "http://testserver/a", "referrer": "https://search/"}
     post(client, {"activities": [activity(**visit)]})
-    assert stored(database) == []  # no consent yet
+    assert stored(database, *FIELDS) == []  # no consent yet
     agree(client)
     first = post(client, {"activities": [activity(**visit)]})
     assert len(first.json()["results"]) == 1
     assert "CMSLandingPageLoaded" in client.cookies
     post(client, {"activities": [activity(**visit, title="B")]})
-    assert stored(database, "SELECT type, url, referrer FROM activities") == [
+    assert stored(database, "type", "url", "referrer") == [
         ("pagevisit", "http://testserver/a", "https://search/"),
         ("landingpage", "http://testserver/a", "https://search/"),
         ("pagevisit", "http://testserver/a", "https://search/"),
@@ -139,7 +135,7 @@ def test_page_visits_and_landing_pages(client: TestClient, database: Path) -> No
     post(client, retry)
     del client.cookies["CMSLandingPageLoaded"]
     post(client, retry)  # a retried page visit adds no second landing page
-    assert [t for (t,) in stored(database, "SELECT type FROM activities")][3:] == [
+    assert [t for (t,) in stored(database, "type")][3:] == [
         "pagevisit",
         "landingpage",
     ]
@@ -153,7 +149,7 @@ def test_revoking_consent_erases_the_contact(client: TestClient, database: Path)
     assert answer.json() == {"level": 0}
     assert "CurrentContact" not in client.cookies
     assert "CMSLandingPageLoaded" not in client.cookies
-    assert stored(database) == [] and stored(database, "SELECT count(*) FROM contacts") == [(0,)]
+    assert stored(database, *FIELDS) == [] and stored_contacts(database) == []
 
 
 def test_erasing_on_revoke_can_be_turned_off(make_app: AppFactory, database: Path) -> None:
@@ -220,7 +216,7 @@ def test_an_invalid_activity_fails_alone(client: TestClient, database: Path) -> 
     assert results[5] == {"id": None, "status": "invalid", "reason": "id must be a UUID string"}
     assert results[6] == {"id": "x", "status": "invalid", "reason": "activity id 'x' is not a UUID"}
     assert answer.json()["level"] == 1000
-    assert stored(database) == [("custom_cta", "ok", "", "browser")]
+    assert stored(database, *FIELDS) == [("custom_cta", "ok", "", "browser")]
 
 
 def test_invalid_activities_are_counted_and_alone_create_no_contact(
@@ -240,7 +236,7 @@ def test_invalid_activities_are_counted_and_alone_create_no_contact(
         assert "CurrentContact" not in client.cookies
         assert client.get("/not-logged").json() == {"invalid": 3}
     assert "activity not logged: invalid: value must be a string" in caplog.text
-    assert stored(database, "SELECT count(*) FROM contacts") == [(0,)]
+    assert stored_contacts(database) == []
 
 
 def test_size_limits(client: TestClient, database: Path) -> None:
@@ -294,7 +290,7 @@ def test_other_sites_are_refused(client: TestClient, database: Path, headers: di
     assert answer.status_code == 403 and answer.json()["error"] == "cross_site_request"
     consent = client.post(f"{P}/browser/consent", json={"agree": True}, headers=headers)
     assert consent.status_code == 403
-    assert stored(database) == []
+    assert stored(database, *FIELDS) == []
 
 
 def test_same_origin_requests_pass(client: TestClient, database: Path) -> None:

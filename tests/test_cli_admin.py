@@ -9,34 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from kxt_middleware import ActivityStore, ActivityType
+from kxt_middleware import ActivityStore
 from kxt_middleware.activities import NewActivity
 from kxt_middleware.cli import main
 from kxt_middleware.groups import ActivityCondition, ContactGroup, add_contact_group
 from kxt_middleware.operators import verify_operator
 from kxt_middleware.retention import parse_age, purge_activities
 
-LOAN = ActivityType("custom_loan_calculator", "Loan calculator usage")
+from .helpers import LOAN, fails, run
 
 
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
-
-
-def run(database: Path, *args: str, stdin: str = "") -> str:
-    out = io.StringIO()
-    assert main(["--database", str(database), *args], out=out, stdin=io.StringIO(stdin)) == 0
-    return out.getvalue()
-
-
-def fails(database: Path, capsys: pytest.CaptureFixture[str], *args: str, stdin: str = "") -> str:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--database", str(database), *args], out=io.StringIO(), stdin=io.StringIO(stdin))
-    assert exit_info.value.code == 2
-    error = capsys.readouterr().err
-    assert error.count("\n") == 1, error
-    return error
 
 
 async def verify(database: Path, name: str, password: str) -> str | None:

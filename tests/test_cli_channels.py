@@ -9,7 +9,7 @@ import pytest
 from kxt_middleware import ActivityStore
 from kxt_middleware.api_keys import authenticate
 
-from .test_cli import fails, run
+from .helpers import fails, run
 
 
 def test_api_keys(database: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,10 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,8 @@ from kxt_middleware.sites import (
     sites,
 )
 
+from .helpers import stored
+
 AppFactory = Callable[..., Starlette]
 P = "/Kentico.Tracking"
 SHOP = Site("shop", "Our shop", "https://shop.example")
@@ -38,11 +38,7 @@ def register(database: Path, *registered: Site) -> None:
     asyncio.run(run())
 
 
-def stored(database: Path) -> list[tuple[Any, ...]]:
-    with closing(sqlite3.connect(database)) as connection:
-        return connection.execute(
-            "SELECT type, value, source, site FROM activities ORDER BY id"
-        ).fetchall()
+FIELDS = ("type", "value", "source", "site")
 
 
 def post(client: TestClient, path: str, body: Any, origin: str = SHOP.origin) -> Any:
@@ -105,7 +101,7 @@ def test_an_enabled_site_logs_for_the_visitor_after_consent(
         },
     )
     assert [r["status"] for r in answer.json()["results"]] == ["logged", "logged"]
-    assert stored(database) == [
+    assert stored(database, *FIELDS) == [
         ("custom_cta", "btn", "cross-site", "shop"),
         ("click", "Buy", "cross-site", "shop"),
     ]
@@ -132,7 +128,7 @@ def test_an_invalid_activity_fails_alone(client: TestClient, database: Path) -> 
         {"id": None, "status": "invalid", "reason": "an activity must be an object"},
         {"id": good["id"], "status": "logged"},
     ]
-    assert stored(database) == [("custom_cta", "good", "cross-site", "shop")]
+    assert stored(database, *FIELDS) == [("custom_cta", "good", "cross-site", "shop")]
     malformed = post(client, "activities", {"activities": {}, "agreed": True})
     assert malformed.status_code == 422 and malformed.json()["error"] == "invalid_body"
 
@@ -160,7 +156,7 @@ def test_other_origins_store_nothing(client: TestClient, database: Path) -> None
         assert "access-control-allow-origin" not in answer.headers
     no_origin = client.post(f"{P}/cross-site/activities", content=b"{}")
     assert no_origin.status_code == 403
-    assert stored(database) == []
+    assert stored(database, *FIELDS) == []
 
 
 def test_blocked_cookies_are_reported(client: TestClient) -> None:

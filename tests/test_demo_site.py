@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from demo_site.__main__ import main
 from demo_site.app import DemoFiles, create_app
 
-from .test_server_shutdown import free_port
+from .helpers import free_port
 
 BANNER = 'id="consent-banner"'
 OFFER = 'id="loan-offer"'

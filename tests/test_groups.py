@@ -1,16 +1,13 @@
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import closing
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from kxt_middleware import ActivityStore, ActivityType
-from kxt_middleware.activities import NewActivity
 from kxt_middleware.groups import (
     ActivityCondition,
     ContactGroup,
@@ -30,23 +27,10 @@ from kxt_middleware.groups import (
 )
 from kxt_middleware.retention import purge_activities
 
+from .helpers import LOAN, Clock, log
+
 pytestmark = pytest.mark.anyio
-LOAN = ActivityType("custom_loan_calculator", "Loan calculator usage")
 CTA = ActivityType("Custom_CTA", "CTA click")
-START = datetime(2025, 1, 1, 12, tzinfo=timezone.utc)
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture
@@ -60,11 +44,6 @@ async def store(database: Path, clock: Clock) -> AsyncIterator[ActivityStore]:
     install_contact_groups(store)
     async with store:
         yield store
-
-
-async def log(store: ActivityStore, contact: uuid.UUID, type: str, value: str = "") -> None:
-    [result] = await store.insert_activities(contact, [NewActivity(type, value=value)])
-    assert result.logged
 
 
 def group(*conditions: ActivityCondition, match: str = "all") -> ContactGroup:
@@ -185,9 +164,9 @@ async def test_new_group_counts_past_activities_and_recalculation_runs_in_batche
     # add: 1 + 1 batch of all 7; recalculate: batches of 2, 2, 2 and 1
     assert store.stats.commits - commits == 2 + 4
     members = await group_members(store, "loan_prospects", limit=3)
-    assert [guid for _, guid, _ in members] == contacts[:3]
-    rest = await group_members(store, "loan_prospects", after=members[-1][0])
-    assert [guid for _, guid, _ in rest] == contacts[3:5]
+    assert [member.guid for member in members] == contacts[:3]
+    rest = await group_members(store, "loan_prospects", after=members[-1].row)
+    assert [member.guid for member in rest] == contacts[3:5]
     # the condition was stored with the type's own spelling
     saved = await contact_group(store, "loan_prospects")
     assert saved is not None and saved.conditions[0].activity_type == "custom_loan_calculator"
@@ -195,7 +174,7 @@ async def test_new_group_counts_past_activities_and_recalculation_runs_in_batche
 
 
 async def test_editing_a_group_recalculates_and_since_is_kept(
-    store: ActivityStore, clock: Clock, database: Path
+    store: ActivityStore, clock: Clock
 ) -> None:
     await add_contact_group(store, group(ActivityCondition(LOAN.code_name)))
     contact = uuid.uuid4()
@@ -205,8 +184,8 @@ async def test_editing_a_group_recalculates_and_since_is_kept(
     await update_contact_group(
         store, group(ActivityCondition(LOAN.code_name), ActivityCondition(CTA.code_name))
     )
-    [(_, guid, since)] = await group_members(store, "loan_prospects")
-    assert guid == contact and since.startswith("2025-01-01")
+    [member] = await group_members(store, "loan_prospects")
+    assert member.guid == contact and member.since.startswith("2025-01-01")
     await update_contact_group(store, group(ActivityCondition(LOAN.code_name, 2)))
     assert await count_members(store, "loan_prospects") == 0
     assert await member_counts(store) == {"loan_prospects": 0}
@@ -281,7 +260,7 @@ async def test_installed_groups_are_created_once_and_never_overwrite_edits(
         await log(plain, contact, LOAN.code_name)  # logged before any group existed
     store = ActivityStore(database, activity_types=[LOAN, CTA], clock=clock)
     install_contact_groups(store, [configured])
-    install_contact_groups(store)  # a second call adds no second hook
+    install_contact_groups(store)  # nothing more to install
     async with store:
         assert await groups_of_contact(store, contact) == {"loan_prospects"}
         edited = ContactGroup(
@@ -311,16 +290,15 @@ async def test_a_group_on_an_unknown_type_stops_the_store_from_opening(database:
     assert not store.is_open
 
 
-async def test_deleting_a_contact_deletes_its_memberships(
-    store: ActivityStore, database: Path
-) -> None:
+async def test_deleting_a_contact_deletes_its_memberships(store: ActivityStore) -> None:
     await add_contact_group(store, group(ActivityCondition(LOAN.code_name)))
     contact = uuid.uuid4()
     await log(store, contact, LOAN.code_name)
     assert await count_members(store, "loan_prospects") == 1
     assert await store.delete_contact(contact)
-    with closing(sqlite3.connect(database)) as connection:
-        assert connection.execute("SELECT count(*) FROM contact_group_members").fetchone() == (0,)
+    assert await count_members(store, "loan_prospects") == 0
+    assert await group_members(store, "loan_prospects") == []
+    assert await recalculate_contact_group(store, "loan_prospects") == 0
     await delete_contact_group(store, "loan_prospects")
 
 

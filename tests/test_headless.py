@@ -1,12 +1,10 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+import hashlib
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import pytest
 from starlette.applications import Starlette
@@ -22,9 +20,10 @@ from kxt_middleware.api_keys import (
 )
 from kxt_middleware.consents import Consent, add_consent, consents
 
+from .helpers import LOAN, stored
+
 AppFactory = Callable[..., Starlette]
 P = "/Kentico.Tracking"
-LOAN = ActivityType("custom_loan_calculator", "Loan calculator usage")
 OFF = ActivityType("custom_off", "Disabled", enabled=False)
 TRACKING = Consent("tracking", "Tracking", "We track what you do.", "The whole policy text.")
 
@@ -40,13 +39,6 @@ def prepare(database: Path) -> tuple[str, str, str]:
             return token, other, str(key.channel.guid)
 
     return asyncio.run(run())
-
-
-def stored(database: Path) -> list[tuple[Any, ...]]:
-    with closing(sqlite3.connect(database)) as connection:
-        return connection.execute(
-            "SELECT type, value, url, source, site FROM activities ORDER BY id"
-        ).fetchall()
 
 
 @pytest.fixture
@@ -110,7 +102,9 @@ def test_the_references_capitalized_example_body(
     agree(client, contact)
     answer = client.post(f"{P}/activities", json=body)
     assert answer.status_code == 207 and answer.json()["results"][0]["status"] == 202
-    assert stored(database) == [("custom_loan_calculator", "5000", "", "headless", "mobile_app")]
+    assert stored(database, "type", "value", "url", "source", "site") == [
+        ("custom_loan_calculator", "5000", "", "headless", "mobile_app")
+    ]
 
 
 def test_results_follow_each_activity_in_order(
@@ -142,7 +136,7 @@ def test_results_follow_each_activity_in_order(
     assert details[1] == "a pagevisit activity needs a url"
     assert details[5] == "landingpage cannot be logged through the API"
     assert "at most 250" in details[8]
-    assert [row[0] for row in stored(database)] == [
+    assert [type for (type,) in stored(database, "type")] == [
         "pagevisit",
         "click",
         "datainput",
@@ -251,11 +245,12 @@ def test_api_keys_are_hashed_listed_and_revocable(database: Path) -> None:
             with pytest.raises(ValueError, match="already exists"):
                 await add_consent(store, TRACKING)
             assert await consents(store) == [TRACKING]
+            # only the SHA-256 digest of the secret is stored, never the secret itself
+            secret = again.split("_", 2)[2]
+            found = await store.active_api_key(second.key_id)
+            assert found == (hashlib.sha256(secret.encode()).hexdigest(), key.channel)
 
     asyncio.run(run())
-    with closing(sqlite3.connect(database)) as connection:
-        hashes = [h for (h,) in connection.execute("SELECT secret_hash FROM api_keys")]
-    assert all(len(h) == 64 for h in hashes)  # only SHA-256 digests are stored
 
 
 def test_revoking_tracking_erases_the_contact_for_good(

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, closing
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx2
@@ -40,14 +39,9 @@ from kxt_middleware import (
     set_cookie_level,
 )
 
-from .conftest import LOAN, ROUTES, SECRET
+from .helpers import LOAN, ROUTES, SECRET, every_activity, stored, stored_contacts
 
 AppFactory = Callable[..., Starlette]
-
-
-def stored(database: Path, sql: str = "SELECT type, value, source FROM activities") -> list:
-    with closing(sqlite3.connect(database)) as connection:
-        return connection.execute(sql).fetchall()
 
 
 def cookie_values(client: TestClient) -> dict[str, str]:
@@ -73,7 +67,7 @@ def test_no_consent_no_cookie_no_contact(make_app: AppFactory, database: Path) -
         assert response.json() == {"status": "no_consent", "id": None, "contact": None}
         assert response.headers.get_list("set-cookie") == []
         assert client.get("/whoami").json() == {"level": 0, "contact": None}
-    assert stored(database, "SELECT count(*) FROM contacts") == [(0,)]
+    assert stored_contacts(database) == []
     assert stored(database) == []
 
 
@@ -92,10 +86,8 @@ def test_consent_then_log_creates_one_contact(make_app: AppFactory, database: Pa
         second = client.post("/calculate", json={"value": "7"})
         assert second.json()["contact"] == first.json()["contact"]
         assert set_cookies(second) == {}
-    assert stored(database, "SELECT count(*) FROM contacts") == [(1,)]
-    assert stored(
-        database, "SELECT type, title, value, url, referrer, source FROM activities ORDER BY id"
-    ) == [
+    assert len(stored_contacts(database)) == 1
+    assert stored(database, "type", "title", "value", "url", "referrer", "source") == [
         (
             "custom_loan_calculator",
             "Loan calculator usage",
@@ -277,7 +269,9 @@ def test_fastapi_app(database: Path) -> None:
         assert client.post("/calculate?amount=1").json() == {"status": "no_consent"}
         assert client.post("/consent").json() == {"level": 1000}
         assert client.post("/calculate?amount=50000").json() == {"status": "logged"}
-    assert stored(database) == [("custom_loan_calculator", "50000", "server")]
+    assert stored(database, "type", "value", "source") == [
+        ("custom_loan_calculator", "50000", "server")
+    ]
 
 
 def test_current_logger_outside_a_request_says_why(make_app: AppFactory) -> None:
@@ -355,7 +349,9 @@ async def test_without_lifespan_the_store_opens_lazily(database: Path) -> None:
         assert (await client.post("/calculate")).json()["status"] == "logged"
     assert store.is_open
     await store.close()
-    assert stored(database) == [("custom_loan_calculator", "50000", "server")]
+    async with ActivityStore(database) as reopened:  # it was committed before the close
+        [activity] = await every_activity(reopened)
+    assert (activity.type, activity.value) == ("custom_loan_calculator", "50000")
 
 
 def test_startup_fails_clearly_when_the_database_cannot_open(tmp_path: Path) -> None:
@@ -522,7 +518,7 @@ def test_a_contact_deleted_while_the_visitor_consents_starts_anew(
         assert "CurrentContact" not in client.cookies
         again = client.post("/calculate").json()  # still consenting: a new contact
         assert again["status"] == "logged" and again["contact"] not in (None, first)
-    assert stored(database, "SELECT count(*) FROM activities") == [(1,)]
+    assert len(stored(database)) == 1
 
 
 def test_without_lifespan_every_request_loop_can_use_the_store(
@@ -536,7 +532,7 @@ def test_without_lifespan_every_request_loop_can_use_the_store(
     with TestClient(app) as managed:  # and a lifespan afterwards takes it over cleanly
         managed.cookies = client.cookies
         assert managed.post("/calculate").json()["status"] == "logged"
-    assert stored(database, "SELECT count(*) FROM activities") == [(4,)]
+    assert len(stored(database)) == 4
 
 
 def test_an_erased_contacts_cookie_is_removed(make_app: AppFactory, database: Path) -> None:
@@ -584,5 +580,5 @@ def test_a_request_sent_before_a_revoke_stores_nothing_after_it(
         late = client.post("/twice")
     assert late.json() == ["contact_erased", "contact_erased", True]
     assert "Max-Age=0" in set_cookies(late)["CurrentContact"]
-    assert stored(database, "SELECT count(*) FROM contacts") == [(0,)]
-    assert stored(database, "SELECT count(*) FROM activities") == [(0,)]
+    assert stored_contacts(database) == []
+    assert stored(database) == []

@@ -22,7 +22,7 @@ from kxt_middleware.personalization import (
     register_personalization,
 )
 
-from .conftest import LOAN, ROUTES, SECRET
+from .helpers import LOAN, ROUTES, SECRET
 
 PROSPECTS = ContactGroup(
     "loan_prospects", "Loan prospects", conditions=[ActivityCondition(LOAN.code_name, 2)]

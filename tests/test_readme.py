@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx2
 
-from .test_server_shutdown import free_port
+from .helpers import free_port
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -14,6 +12,8 @@ from pathlib import Path
 
 import httpx2
 import pytest
+
+from .helpers import free_port, stored
 
 APP = textwrap.dedent(
     """
@@ -45,12 +45,6 @@ APP = textwrap.dedent(
     )
     """
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.mark.parametrize("lifespan", ["on", "off"])
@@ -106,9 +100,6 @@ def test_sigterm_keeps_every_acknowledged_activity(tmp_path: Path, lifespan: str
     assert "Traceback" not in stderr
     if lifespan == "on":  # closed cleanly: SQLite checkpointed and removed the WAL file
         assert not Path(f"{database}-wal").exists()
-    connection = sqlite3.connect(database)
-    try:
-        values = {v for (v,) in connection.execute("SELECT value FROM activities")}
-    finally:
-        connection.close()
-    assert values == {"first", *map(str, range(40))}
+    assert sorted(value for (value,) in stored(database, "value")) == sorted(
+        ["first", *map(str, range(40))]
+    )
