@@ -130,9 +130,13 @@ def new_activity_id() -> str:
     """A new activity id: a UUIDv7 (RFC 9562), so ids made later sort later.
 
     Time-ordered ids land at the end of the id index instead of at random places in it, which
-    keeps inserts into a large table cheap; built from 10 random bytes without uuid.UUID.
+    keeps inserts into a large table cheap. The 74 random bits come from os.urandom, read in
+    blocks (and thrown away in a forked child, so two processes never share them).
     """
-    random = int.from_bytes(os.urandom(10), "big")
+    if not _RANDOM:
+        _RANDOM.extend(os.urandom(10 * 256))
+    random = int.from_bytes(_RANDOM[-10:], "big")
+    del _RANDOM[-10:]
     value = (
         (time.time_ns() // 1_000_000) << 80
         | 0x7 << 76
@@ -142,6 +146,10 @@ def new_activity_id() -> str:
     )
     text = f"{value:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+_RANDOM = bytearray()
+os.register_at_fork(after_in_child=_RANDOM.clear)
 
 
 @dataclass(frozen=True)

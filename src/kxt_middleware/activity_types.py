@@ -16,6 +16,8 @@ _CODE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 
 def validate_code_name(code_name: str) -> str:
     """Return ``code_name`` if it follows the code name rules; ValueError saying them if not."""
+    if code_name in _VALID_CODE_NAMES:  # the same few types are logged over and over
+        return code_name
     if not isinstance(code_name, str):
         raise TypeError(f"a code name must be a str, not {type(code_name).__name__}")
     if not code_name or len(code_name) > CODE_NAME_MAX or not _CODE_NAME.fullmatch(code_name):
@@ -24,7 +26,12 @@ def validate_code_name(code_name: str) -> str:
             "letters A-Z, digits, '_', '.' or '-', starting with a letter or '_' "
             "(for example 'custom_loan_calculator')"
         )
+    if len(_VALID_CODE_NAMES) < 10_000:
+        _VALID_CODE_NAMES.add(code_name)
     return code_name
+
+
+_VALID_CODE_NAMES: set[str] = set()
 
 
 # Latin letters that NFKD does not split into an ASCII letter and accents.

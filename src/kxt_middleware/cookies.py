@@ -15,6 +15,9 @@ from itsdangerous.encoding import base64_decode, bytes_to_int
 SameSite = Literal["lax", "strict", "none"]
 _EXPIRED = "Max-Age=0; expires=Thu, 01 Jan 1970 00:00:00 GMT"
 _CLOCK_SKEW = 300  # seconds a cookie's time stamp may lie in the future (servers' clocks differ)
+# Verified cookies remembered per SignedCookie: a returning visitor sends the same text on every
+# request, and its signature (two HMACs) need not be computed again for each one.
+_VERIFIED_MAX = 4096
 
 
 def secret_keys(secret_key: str | Sequence[str]) -> list[str]:
@@ -77,11 +80,30 @@ class SignedCookie:
         if domain is not None:
             self._attributes += f"; Domain={domain}"
         self._always_secure = https_only
+        # Exact cookie text -> (value, time stamp, position of the key that verified it).
+        self._verified: dict[str, tuple[str, int, int]] = {}
 
     def load(self, raw: str | None) -> CookieValue | None:
         """The verified value of a cookie, or None when it is missing, tampered or expired."""
         if not raw:
             return None
+        known = self._verified.get(raw)
+        if known is None:
+            known = self._verify(raw)
+            if known is None:
+                return None
+            if len(self._verified) >= _VERIFIED_MAX:
+                del self._verified[next(iter(self._verified))]  # the oldest entry
+            self._verified[raw] = known
+        value, stamp, position = known
+        age = time.time() - stamp
+        if not -_CLOCK_SKEW <= age <= self.max_age:
+            return None  # expired (or signed in the future by a badly set clock)
+        # Re-issue when signed with an older key, or past half its life (a sliding expiry).
+        return CookieValue(value, reissue=position > 0 or age > self.max_age / 2)
+
+    def _verify(self, raw: str) -> tuple[str, int, int] | None:
+        """(value, time stamp, key position) of a cookie whose signature is exactly right."""
         head, dot, signature = raw.rpartition(".")
         if not dot:
             return None
@@ -94,13 +116,9 @@ class SignedCookie:
             if not hmac.compare_digest(expected, signature.encode("ascii", "replace")):
                 continue
             try:
-                age = time.time() - bytes_to_int(base64_decode(stamp))
+                return value, bytes_to_int(base64_decode(stamp)), position
             except (ValueError, TypeError):
                 return None
-            if not -_CLOCK_SKEW <= age <= self.max_age:
-                return None  # expired (or signed in the future by a badly set clock)
-            # Re-issue when signed with an older key, or past half its life (a sliding expiry).
-            return CookieValue(value, reissue=position > 0 or age > self.max_age / 2)
         return None
 
     def dump(self, value: str, *, secure: bool) -> str:

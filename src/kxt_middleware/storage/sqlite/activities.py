@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import sqlite3
 import uuid
@@ -103,8 +105,43 @@ def agreed_among(connection: sqlite3.Connection, guids: set[str]) -> set[tuple[s
     return {(guid, consent) for guid, consent in rows}
 
 
+# Rows go in statements of 64, 16, 4 and 1 rows: few distinct statements (each compiled once
+# and cached), and the writer thread takes the GIL back once per statement, not once per row.
+_CHUNKS = (64, 16, 4, 1)
+_ACTIVITY_ROW = "(?, (SELECT id FROM contacts WHERE guid = ?), ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+@functools.lru_cache(maxsize=len(_CHUNKS) * 2)
+def _insert_sql(table: str, rows: int) -> str:
+    if table == "contacts":
+        values = ", ".join(["(?, ?)"] * rows)
+        return f"INSERT INTO contacts (guid, created) VALUES {values} ON CONFLICT (guid) DO NOTHING"
+    values = ", ".join([_ACTIVITY_ROW] * rows)
+    return (
+        "INSERT INTO activities (uid, contact_id, type, title, value, url, referrer, created, "
+        f"source, site) VALUES {values} ON CONFLICT (uid) DO NOTHING"
+    )
+
+
+def _insert_many(
+    connection: sqlite3.Connection, table: str, rows: Sequence[tuple[Any, ...]]
+) -> None:
+    start = 0
+    for size in _CHUNKS:
+        whole = start + (len(rows) - start) // size * size
+        if whole > start:
+            connection.executemany(
+                _insert_sql(table, size),
+                [
+                    list(itertools.chain.from_iterable(rows[at : at + size]))
+                    for at in range(start, whole, size)
+                ],
+            )
+            start = whole
+
+
 def insert_rows(connection: sqlite3.Connection, callers: Sequence[_Pending]) -> int:
-    """Insert the callers' contacts and activities with two statements; return new rows.
+    """Insert the callers' contacts and activities, one statement each; return new rows.
 
     A retried request carries the same activity id: it is stored once and reported logged.
     """
@@ -113,17 +150,9 @@ def insert_rows(connection: sqlite3.Connection, callers: Sequence[_Pending]) -> 
     for caller in callers:
         contacts.setdefault(caller.job.contact, caller.rows[0][7])
         rows += caller.rows
-    connection.executemany(
-        "INSERT INTO contacts (guid, created) VALUES (?, ?) ON CONFLICT (guid) DO NOTHING",
-        contacts.items(),
-    )
+    _insert_many(connection, "contacts", list(contacts.items()))
     before = connection.total_changes
-    connection.executemany(
-        "INSERT INTO activities (uid, contact_id, type, title, value, url, referrer, created, "
-        "source, site) VALUES (?, (SELECT id FROM contacts WHERE guid = ?), ?, ?, ?, ?, ?, ?, "
-        "?, ?) ON CONFLICT (uid) DO NOTHING",
-        rows,
-    )
+    _insert_many(connection, "activities", rows)
     return connection.total_changes - before
 
 

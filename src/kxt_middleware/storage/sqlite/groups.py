@@ -240,13 +240,6 @@ def evaluate(
         )
 
 
-def evaluate_guids(connection: sqlite3.Connection, guids: Iterable[str], now: datetime) -> None:
-    """Re-evaluate every group for the contacts with these GUIDs."""
-    groups = select_groups(connection)
-    if groups:
-        evaluate(connection, groups, by_guids(guids), now)
-
-
 def evaluate_rows(connection: sqlite3.Connection, rows: set[int], now: datetime) -> None:
     """Re-evaluate every group for the contacts with these row numbers."""
     if rows:

@@ -20,6 +20,7 @@ from typing import Any
 from ...activities import LogResult, LogStatus, NewActivity, format_time
 from ...activity_types import ActivityType
 from ...errors import StoreError
+from ...groups import ContactGroup
 from ..protocol import WriterStats
 from . import activities as sql
 from . import groups as group_sql
@@ -82,6 +83,7 @@ class Writer:
         self._clock = clock
         self._stats = stats
         self._types: dict[str, ActivityType] = {}
+        self._groups: list[tuple[int, ContactGroup]] = []
         self._data_version = -1
         self._queue: asyncio.Queue[Job | object] = asyncio.Queue(maxsize=max_pending)
         self._task = asyncio.create_task(self._run(), name="kxt-activity-writer")
@@ -165,23 +167,27 @@ class Writer:
                     stored += self._insert(connection, pending, outcomes, touched)
                     pending = []
                     outcomes[index] = _in_savepoint(connection, job.function)
-                    self._data_version = -1  # it may have edited activity types: reload them
+                    # It may have edited types or groups: read them again.
+                    self._refresh_types(connection, force=True)
             stored += self._insert(connection, pending, outcomes, touched)
-            if touched:
+            if touched and self._groups:
                 self._evaluate_groups(connection, touched)
             connection.execute("COMMIT")
         except BaseException:
+            self._data_version = -1  # the cache may hold what was rolled back
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             raise
         return outcomes, stored, time.perf_counter() - started
 
-    def _refresh_types(self, connection: sqlite3.Connection) -> None:
+    def _refresh_types(self, connection: sqlite3.Connection, *, force: bool = False) -> None:
         # data_version changes when another connection (the CLI, another process) commits, so a
-        # type disabled elsewhere takes effect at the next commit without a query per activity.
+        # type disabled (or a group defined) elsewhere applies at the next commit without a
+        # query per activity.
         version = connection.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._data_version:
+        if force or version != self._data_version:
             self._types = {t.key: t for t in sql.select_types(connection)}
+            self._groups = group_sql.select_groups(connection)
             self._data_version = version
 
     def _prepare(self, index: int, job: ActivitiesJob) -> _Pending:
@@ -262,8 +268,9 @@ class Writer:
         return stored
 
     def _evaluate_groups(self, connection: sqlite3.Connection, contacts: set[str]) -> None:
+        groups, now = self._groups, self._clock()
         ok, error = _in_savepoint(
-            connection, lambda c: group_sql.evaluate_guids(c, contacts, self._clock())
+            connection, lambda c: group_sql.evaluate(c, groups, group_sql.by_guids(contacts), now)
         )
         if not ok:  # the activities are stored all the same; the next commit tries again
             self._stats.group_failures += 1

@@ -1,0 +1,105 @@
+"""The apps the HTTP benchmarks serve with uvicorn (configured by environment variables).
+
+- ``bare``: a Starlette app with no middleware (the baseline).
+- ``tracked``: the same routes behind ActivityTrackingMiddleware on $KXT_BENCH_DATABASE, with
+  a route that logs one activity durably and ``/stats`` reporting the writer's commits.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from kxt_middleware import (
+    ActivityTrackingMiddleware,
+    CookieLevel,
+    CustomActivityData,
+    get_activity_logger,
+    get_current_contact,
+    set_cookie_level,
+)
+from kxt_middleware.activities import NewActivity
+from kxt_middleware.storage import open_store
+
+SECRET = "bench secret key, not for production"
+
+
+async def ready(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def plain(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def consent(request: Request) -> Response:
+    set_cookie_level(request, CookieLevel.ALL)
+    return PlainTextResponse("ok")
+
+
+async def log(request: Request) -> Response:
+    result = await get_activity_logger(request).log(
+        "click", CustomActivityData(title="Apply now", value="cta")
+    )
+    return PlainTextResponse(result.status.value, status_code=200 if result else 409)
+
+
+async def whoami(request: Request) -> Response:
+    contact = get_current_contact(request)
+    return PlainTextResponse("yes" if contact else "no")
+
+
+async def build(request: Request) -> Response:
+    contact = get_current_contact(request)
+    data = CustomActivityData(title="Apply now", value="cta")
+    logger = get_activity_logger(request)
+    NewActivity(
+        type="click", title=data.title, value=data.value, url=logger.url, referrer=logger.referrer
+    )
+    return PlainTextResponse("yes" if contact else "no")
+
+
+STORE = open_store(
+    os.environ.get("KXT_BENCH_DATABASE", "bench.sqlite3"),
+    max_pending=int(os.environ.get("KXT_BENCH_MAX_PENDING", "10000")),
+)
+
+
+async def stats(request: Request) -> Response:
+    sizes, seconds = STORE.stats.commit_sizes, sorted(STORE.stats.commit_seconds)
+
+    def percentile(share: float) -> float:
+        return seconds[min(len(seconds) - 1, int(share * len(seconds)))] * 1000 if seconds else 0
+
+    return JSONResponse(
+        {
+            "commits": STORE.stats.commits,
+            "callers": STORE.stats.jobs,
+            "activities": STORE.stats.activities,
+            "callers_per_commit": statistics.mean(sizes) if sizes else 0,
+            "commit_ms_p50": percentile(0.5),
+            "commit_ms_p99": percentile(0.99),
+        }
+    )
+
+
+ROUTES = [Route("/ready", ready), Route("/plain", plain)]
+
+bare = Starlette(routes=ROUTES)
+tracked = Starlette(
+    routes=[
+        *ROUTES,
+        Route("/consent", consent),
+        Route("/log", log),
+        Route("/stats", stats),
+        Route("/whoami", whoami),
+        Route("/build", build),
+    ],
+    middleware=[Middleware(ActivityTrackingMiddleware, secret_key=SECRET, store=STORE)],
+)

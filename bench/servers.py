@@ -1,0 +1,155 @@
+"""Shared by the HTTP benchmarks: real uvicorn servers in their own processes, load from wrk.
+
+Each server is a separate process (`python -m uvicorn`), so the load generator, the server and
+its database threads are measured as a site runs them. wrk (a C load generator) sends the load
+from yet another process; when it is missing, `apt-get install wrk` installs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def uvicorn(app: str, env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
+    """Run ``bench_apps:<app>`` in a uvicorn process; yield its base URL; stop it (SIGTERM)."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", f"bench_apps:{app}", "--app-dir", str(HERE),
+        "--port", str(port), "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    process = subprocess.Popen(command, env={**os.environ, **env})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/ready", timeout=1).read()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"uvicorn {app} did not start") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def get_json(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> object:
+    request = urllib.request.Request(url, data=data, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+@dataclass(frozen=True)
+class Load:
+    """What wrk measured."""
+
+    requests_per_second: float
+    latency_p50_ms: float
+    latency_p99_ms: float
+    non_2xx: int
+    errors: int
+
+
+def wrk(
+    url: str, *, connections: int, seconds: int, threads: int = 2, lua: str | None = None
+) -> Load:
+    """Drive ``url`` with wrk; ``lua`` is a wrk script (request(), headers, bodies)."""
+    binary = shutil.which("wrk")
+    if binary is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write((lua or "") + LATENCY_REPORT)
+    try:
+        output = subprocess.run(
+            [binary, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
+             "--latency", "-s", script.name, url],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    finally:
+        os.unlink(script.name)
+    found = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    report = re.search(r"KXT (\{.*\})", output)
+    if found is None or report is None:
+        raise RuntimeError(f"could not read wrk's output:\n{output}")
+    numbers = json.loads(report.group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return Load(
+        float(found.group(1)),
+        numbers["p50"] / 1000,
+        numbers["p99"] / 1000,
+        int(non_2xx.group(1)) if non_2xx else 0,
+        sum(int(n) for n in errors.groups()) if errors else 0,
+    )
+
+
+LATENCY_REPORT = """
+done = function(summary, latency, requests)
+  io.write(string.format('KXT {"p50": %d, "p99": %d}\\n',
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def lua_rotating_headers(
+    header_sets: list[dict[str, str]], method: str = "GET", body: str = ""
+) -> str:
+    """A wrk script whose requests take turns with ``header_sets`` (one per visitor)."""
+    entries = ",\n".join(
+        "{" + ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()) + "}"
+        for headers in header_sets
+    )
+    return f"""
+local sets = {{
+{entries}
+}}
+local n = 0
+local body = {json.dumps(body)}
+request = function()
+  n = n + 1
+  return wrk.format({json.dumps(method)}, nil, sets[(n % #sets) + 1], body ~= "" and body or nil)
+end
+"""
+
+
+def ratio_line(label: str, measured: Load, baseline: Load) -> str:
+    return (
+        f"{label:<44} {measured.requests_per_second:9,.0f} req/s  "
+        f"p50 {measured.latency_p50_ms:6.2f} ms  p99 {measured.latency_p99_ms:6.2f} ms  "
+        f"ratio {measured.requests_per_second / baseline.requests_per_second:5.2f}"
+        + (f"  non-2xx {measured.non_2xx}" if measured.non_2xx else "")
+        + (f"  socket errors {measured.errors}" if measured.errors else "")
+    )
