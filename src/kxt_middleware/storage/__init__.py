@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .protocol import GroupMember, Store, Synchronous, WriterStats
+from .protocol import Store, Synchronous
+from .records import GroupMember, WriterStats
 
 SQLITE_SCHEME = "sqlite:///"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")

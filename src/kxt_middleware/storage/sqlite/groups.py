@@ -12,7 +12,7 @@ from typing import Any
 
 from ...activities import format_time, parse_time
 from ...groups import ActivityCondition, ContactGroup, UnknownContactGroupError
-from ..protocol import GroupMember
+from ..records import GroupMember
 
 _GROUP_COLUMNS = "id, code_name, display_name, description, match, conditions"
 

@@ -24,9 +24,10 @@ from ...activities import (
 )
 from ...activity_types import BUILT_IN_TYPES, ActivityType
 from ...errors import StoreClosedError, StoreError, StoreOverloadedError
-from ..protocol import GroupMember, Store, Synchronous, WriterStats
+from ..protocol import Store, Synchronous
+from ..records import WriterStats
 from . import activities as sql
-from . import directory
+from . import activity_log as log_sql
 from . import groups as group_sql
 from .connection import ConnectionThread, connect, database_path
 from .schema import migrate, schema_version
@@ -274,7 +275,7 @@ class SQLiteStore(CatalogMethods, Store):
         newest_first: bool = True,
     ) -> list[Activity]:
         return await self._read(
-            lambda c: sql.select_activities(
+            lambda c: log_sql.select_activities(
                 c,
                 filters,
                 before=before,
@@ -292,7 +293,7 @@ class SQLiteStore(CatalogMethods, Store):
         self, filters: ActivityFilter, start: date, end: date
     ) -> dict[str, dict[date, int]]:
         ranged = dataclasses.replace(filters, start=start, end=end)
-        return await self._read(lambda c: sql.daily_counts(c, ranged))
+        return await self._read(lambda c: log_sql.daily_counts(c, ranged))
 
     async def purge_activities_before(self, cutoff: datetime, limit: int) -> int:
         def purge(connection: sqlite3.Connection) -> int:
@@ -317,38 +318,7 @@ class SQLiteStore(CatalogMethods, Store):
     async def contact_page(
         self, *, before: int | None = None, limit: int = 50
     ) -> tuple[list[ContactSummary], int | None]:
-        return await self._read(lambda c: sql.contact_page(c, before, limit))
+        return await self._read(lambda c: log_sql.contact_page(c, before, limit))
 
     async def contact_summary(self, contact: uuid.UUID) -> ContactSummary | None:
-        return await self._read(lambda c: sql.contact_summary(c, contact))
-
-    # -- contact groups (definitions are in CatalogMethods) -----------------------------------
-
-    async def recalculate_contact_group_batch(
-        self, code_name: str, after: int, limit: int
-    ) -> tuple[int, int]:
-        return await self._write(
-            lambda c: group_sql.recalculate_batch(c, code_name, after, limit, self.clock())
-        )
-
-    async def count_members(self, code_name: str) -> int:
-        now = self._now()
-        return await self._read(lambda c: group_sql.count_members(c, code_name, now))
-
-    async def member_counts(self) -> dict[str, int]:
-        now = self._now()
-        return await self._read(lambda c: group_sql.member_counts(c, now))
-
-    async def groups_of_contact(self, contact: uuid.UUID) -> frozenset[str]:
-        guid, now = str(contact), self._now()
-        return await self._read(lambda c: group_sql.groups_of_contact(c, guid, now))
-
-    async def group_members(
-        self, code_name: str, *, after: int = 0, limit: int = 100
-    ) -> list[GroupMember]:
-        now = self._now()
-        return await self._read(lambda c: group_sql.group_members(c, code_name, now, after, limit))
-
-    async def has_agreed(self, contact: uuid.UUID, consent: str) -> bool:
-        guid = str(contact)
-        return await self._read(lambda c: directory.has_agreed(c, guid, consent))
+        return await self._read(lambda c: log_sql.contact_summary(c, contact))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ...activity_types import ActivityType, validate_code_name
 from ...errors import UnknownActivityTypeError
+from ..records import GroupMember
 from . import activities as sql
 from . import directory
 from . import groups as group_sql
@@ -130,6 +131,33 @@ class CatalogMethods:
 
         await self._write(delete)
 
+    # -- contact-group memberships -----------------------------------------------------------
+
+    async def recalculate_contact_group_batch(
+        self, code_name: str, after: int, limit: int
+    ) -> tuple[int, int]:
+        return await self._write(
+            lambda c: group_sql.recalculate_batch(c, code_name, after, limit, self.clock())
+        )
+
+    async def count_members(self, code_name: str) -> int:
+        now = self._now()
+        return await self._read(lambda c: group_sql.count_members(c, code_name, now))
+
+    async def member_counts(self) -> dict[str, int]:
+        now = self._now()
+        return await self._read(lambda c: group_sql.member_counts(c, now))
+
+    async def groups_of_contact(self, contact: uuid.UUID) -> frozenset[str]:
+        guid, now = str(contact), self._now()
+        return await self._read(lambda c: group_sql.groups_of_contact(c, guid, now))
+
+    async def group_members(
+        self, code_name: str, *, after: int = 0, limit: int = 100
+    ) -> list[GroupMember]:
+        now = self._now()
+        return await self._read(lambda c: group_sql.group_members(c, code_name, now, after, limit))
+
     # -- consents -----------------------------------------------------------------------------
 
     async def add_consent(self, consent: Consent) -> None:
@@ -141,6 +169,10 @@ class CatalogMethods:
 
     async def consent(self, code_name: str) -> Consent | None:
         return await self._read(lambda c: directory.consent(c, code_name))
+
+    async def has_agreed(self, contact: uuid.UUID, consent: str) -> bool:
+        guid = str(contact)
+        return await self._read(lambda c: directory.has_agreed(c, guid, consent))
 
     async def set_agreement(self, contact: uuid.UUID, consent: str, agree: bool) -> None:
         guid, stamp = str(contact), self._now()

@@ -21,7 +21,7 @@ from ...activities import LogResult, LogStatus, NewActivity, format_time
 from ...activity_types import ActivityType
 from ...errors import StoreError
 from ...groups import ContactGroup
-from ..protocol import WriterStats
+from ..records import WriterStats
 from . import activities as sql
 from . import groups as group_sql
 from .connection import ConnectionThread
