@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from typing import Any
 
@@ -26,8 +27,11 @@ def is_part_of_the_seam(member: Any) -> bool:
 
 
 def test_the_backend_implements_every_method_of_the_seam(make_store: MakeStore) -> None:
-    seam = {name for name, member in vars(Store).items() if is_part_of_the_seam(member)}
-    public = {name for name in vars(Store) if not name.startswith("_")}
+    members: dict[str, Any] = {}
+    for part in reversed(Store.__mro__[:-1]):  # Store and the classes it is made of
+        members.update(vars(part))
+    seam = {name for name, member in members.items() if is_part_of_the_seam(member)}
+    public = {name for name in members if not name.startswith("_")}
     # Everything public but two conveniences built on select_activities: the introspection
     # finds the whole seam, from the life cycle to the operators.
     assert public - seam == {"activities", "iter_activities"}
@@ -35,7 +39,9 @@ def test_the_backend_implements_every_method_of_the_seam(make_store: MakeStore) 
     store = make_store()
     backend = type(store)
     assert isinstance(store, Store) and backend is not Store and ActivityStore is Store
-    missing = sorted(name for name in seam if getattr(backend, name) is vars(Store)[name])
+    missing = sorted(
+        name for name in seam if inspect.getattr_static(backend, name) is members[name]
+    )
     assert missing == [], f"{backend.__name__} does not implement {missing}"
 
 
