@@ -20,7 +20,7 @@ import aiosqlite
 
 from kxt_middleware import ActivityStore
 from kxt_middleware.activities import NewActivity, format_time, utc_now
-from kxt_middleware.migrations import MIGRATIONS
+from kxt_middleware.storage.sqlite.schema import MIGRATIONS
 
 
 async def grouped(path: Path, calls: int, concurrency: int) -> tuple[float, ActivityStore]:
