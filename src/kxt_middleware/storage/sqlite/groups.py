@@ -40,6 +40,21 @@ def select_groups(
     return [(row[0], _group(row)) for row in rows]
 
 
+def readable_groups(
+    connection: sqlite3.Connection,
+) -> tuple[list[tuple[int, ContactGroup]], list[str]]:
+    """Every group whose stored definition follows today's rules, and why the others do not
+    (written by another version, say): one bad definition must not stop the others."""
+    groups: list[tuple[int, ContactGroup]] = []
+    problems: list[str] = []
+    for row in connection.execute(f"SELECT {_GROUP_COLUMNS} FROM contact_groups ORDER BY id"):
+        try:
+            groups.append((row[0], _group(row)))
+        except (ValueError, TypeError, KeyError) as exc:
+            problems.append(f"contact group {row[1]!r} cannot be read: {exc}")
+    return groups, problems
+
+
 def one_group(connection: sqlite3.Connection, code_name: str) -> tuple[int, ContactGroup]:
     """(row, group) with this code name; UnknownContactGroupError if there is none."""
     found = select_groups(connection, code_name)

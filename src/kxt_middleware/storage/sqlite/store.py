@@ -29,7 +29,7 @@ from ..records import WriterStats
 from . import activities as sql
 from . import activity_log as log_sql
 from . import groups as group_sql
-from .connection import ConnectionThread, connect, database_path
+from .connection import ConnectionThread, connect, database_error, database_path
 from .schema import migrate, schema_version
 from .store_catalog import CatalogMethods
 from .writer import ActivitiesJob, FunctionJob, Job, Writer
@@ -77,7 +77,6 @@ class SQLiteStore(CatalogMethods, Store):
         self._synchronous = synchronous
         self._busy_timeout_ms = int(busy_timeout * 1000)
         self._reader_count = readers
-        self._write_thread: ConnectionThread | None = None
         self._readers: list[ConnectionThread] = []
         self._next_reader = 0
         self._writer: Writer | None = None
@@ -108,97 +107,86 @@ class SQLiteStore(CatalogMethods, Store):
         await self._forget_ended_loop()
         async with self._open_lock:
             if self._writer is not None:
+                self._loop = self._loop or asyncio.get_running_loop()
                 return
-            if self._write_thread is None:
-                self._start_threads()
-            assert self._write_thread is not None
-            try:
-                await self._write_thread.run(self._set_up)
-            except BaseException:
-                await self._stop_threads()
-                raise
+            connection = await asyncio.to_thread(self._connect_and_set_up)
+            self._readers = [
+                ConnectionThread("kxt-reader", self._opener(read_only=True))
+                for _ in range(self._reader_count)
+            ]
             self._loop = asyncio.get_running_loop()
             self._writer = Writer(
-                self._write_thread,
+                connection,
                 max_pending=self.max_pending,
                 max_batch=self._max_batch,
                 clock=self.clock,
                 stats=self.stats,
             )
 
-    def _start_threads(self) -> None:
-        def opener(read_only: bool) -> Callable[[], sqlite3.Connection]:
-            return lambda: connect(
-                self.database,
-                read_only=read_only,
-                synchronous=self._synchronous,
-                busy_timeout_ms=self._busy_timeout_ms,
-            )
+    def _opener(self, *, read_only: bool) -> Callable[[], sqlite3.Connection]:
+        return lambda: connect(
+            self.database,
+            read_only=read_only,
+            synchronous=self._synchronous,
+            busy_timeout_ms=self._busy_timeout_ms,
+        )
 
-        self._write_thread = ConnectionThread("kxt-writer", opener(False))
-        self._readers = [
-            ConnectionThread("kxt-reader", opener(True)) for _ in range(self._reader_count)
-        ]
-
-    def _set_up(self, connection: sqlite3.Connection) -> None:
-        """Migrate, then create the configured types and groups (with their members)."""
-        migrate(connection, self.database)
-        now = self.clock()
-        connection.execute("BEGIN IMMEDIATE")
+    def _connect_and_set_up(self) -> sqlite3.Connection:
+        """The writer's connection, after migrating and creating the configured types and
+        groups (with their members)."""
+        connection = self._opener(read_only=False)()
         try:
-            sql.insert_types(connection, (*BUILT_IN_TYPES, *self._initial_types), format_time(now))
+            migrate(connection, self.database)
+            now = self.clock()
+            connection.execute("BEGIN IMMEDIATE")
+            stamp = format_time(now)
+            sql.insert_types(connection, (*BUILT_IN_TYPES, *self._initial_types), stamp)
             for group in self._initial_groups:
                 checked = group_sql.canonical_types(connection, group)
-                if group_sql.insert_group(connection, checked, format_time(now)):
+                if group_sql.insert_group(connection, checked, stamp):
                     found = group_sql.one_group(connection, checked.code_name)
                     group_sql.evaluate(connection, [found], group_sql.EVERY_CONTACT, now)
             connection.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
+            connection.close()
+            if isinstance(exc, sqlite3.Error):
+                raise database_error(exc) from exc
             raise
-
-    async def _stop_threads(self) -> None:
-        threads = [t for t in (self._write_thread, *self._readers) if t is not None]
-        self._write_thread, self._readers = None, []
-        for thread in threads:
-            await thread.close()
+        return connection
 
     async def close(self) -> None:
         await self._forget_ended_loop()
         async with self._open_lock:
-            writer = self._writer
+            writer, readers = self._writer, self._readers
             self._closing = writer is not None
             try:
                 if writer is not None:
                     await writer.stop()
             finally:
-                self._writer = self._loop = None
+                self._writer, self._loop, self._readers = None, None, []
                 self._closing = False
-                await self._stop_threads()
+                for reader in readers:
+                    await reader.close()
 
     async def _forget_ended_loop(self) -> None:
         """Let a new event loop take over a store whose loop has ended.
 
         Without a lifespan the store opens lazily on the loop of the first request. When that
         loop ends (``TestClient(app)`` used without ``with`` runs every request on a loop of its
-        own), its writer task ended with it; the connections live in their own threads, so they
-        stay, and the next use starts a writer on the running loop. A loop that has not been
-        closed keeps the store: two loops never share one writer.
+        own), the writer and reader threads stay, and the next use serves the running loop.
+        Writes the ended loop still had queued are committed; their callers were cancelled
+        with their loop. A loop that has not been closed keeps the store: one loop at a time.
         """
         old = self._loop
         if old is None or old is asyncio.get_running_loop() or not old.is_closed():
             return
-        writer, self._writer, self._loop = self._writer, None, None
+        self._loop = None
         self._closing = False
         self._open_lock = asyncio.Lock()
-        unfinished = writer.abandon() if writer is not None else 0
-        if unfinished:  # their callers were cancelled with their loop: never acknowledged
-            log.warning(
-                "%d writes were still queued when the event loop that opened the activity store "
-                "ended; they were not committed and their callers were cancelled",
-                unfinished,
-            )
+        if self._writer is not None:
+            self._writer.adopt()
 
     async def _ready(self) -> None:
         """Open the store on the running loop if needed; refuse a loop that is not its own."""
@@ -210,7 +198,7 @@ class SQLiteStore(CatalogMethods, Store):
         if loop is self._loop and self._writer is not None:
             return
         await self._forget_ended_loop()
-        if not self.is_open:
+        if self._loop is None:
             await self.open()
         if loop is not self._loop:
             raise StoreError(

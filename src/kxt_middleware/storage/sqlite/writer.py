@@ -1,16 +1,20 @@
 """The SQLite writer: ONE thread owns all writes and commits whatever is waiting in one step.
 
-Callers queue jobs on the event loop; the writer task takes every job waiting (up to
-``max_batch``) and sends the whole transaction to the writer's thread as one function call:
-type check, erased and consent checks, inserts, contact-group re-evaluation, commit. A batch
-costs one thread hand-over, and an ``await`` on a write returns only after its commit.
+Callers put jobs on a thread-safe queue and await a future. The writer thread takes every job
+waiting (up to ``max_batch``) and runs the whole transaction as one function call: type check,
+erased and consent checks, inserts, contact-group re-evaluation, commit. Then it hands all the
+results back to the event loop at once. A batch costs one wake-up of the thread and one of the
+loop, and an ``await`` on a write returns only after its commit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,12 +28,10 @@ from ...groups import ContactGroup
 from ..records import WriterStats
 from . import activities as sql
 from . import groups as group_sql
-from .connection import ConnectionThread
 
 log = logging.getLogger("kxt_middleware")
 
 WriteFunction = Callable[[sqlite3.Connection], Any]
-_STOP = object()
 _NOT_RUN = object()
 
 
@@ -56,6 +58,13 @@ Job = ActivitiesJob | FunctionJob
 
 
 @dataclass
+class _Stop:
+    """Asks the thread to end once the jobs queued before it are committed."""
+
+    future: asyncio.Future[None]
+
+
+@dataclass
 class _Pending:
     """An activities job whose rows passed the type check, before the insert."""
 
@@ -66,80 +75,105 @@ class _Pending:
 
 
 class Writer:
-    """Group commit over one :class:`ConnectionThread`; see the module docstring."""
+    """Group commit in one thread that owns the write connection; see the module docstring.
+
+    ``pending`` (jobs submitted and not yet answered) is only read and changed on the event
+    loop, so the bound on it needs no lock.
+    """
 
     def __init__(
         self,
-        thread: ConnectionThread,
+        connection: sqlite3.Connection,
         *,
         max_pending: int,
         max_batch: int,
         clock: Callable[[], datetime],
         stats: WriterStats,
     ) -> None:
-        self.thread = thread
         self.max_pending = max_pending
+        self.pending = 0
+        self._connection = connection
         self._max_batch = max_batch
         self._clock = clock
         self._stats = stats
         self._types: dict[str, ActivityType] = {}
         self._groups: list[tuple[int, ContactGroup]] = []
         self._data_version = -1
-        self._queue: asyncio.Queue[Job | object] = asyncio.Queue(maxsize=max_pending)
-        self._task = asyncio.create_task(self._run(), name="kxt-activity-writer")
+        self._jobs: queue.SimpleQueue[Job | _Stop] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="kxt-writer", daemon=True)
+        self._thread.start()
 
     def submit(self, job: Job) -> None:
-        """Queue ``job``; QueueFull when ``max_pending`` jobs already wait."""
-        self._queue.put_nowait(job)
+        """Queue ``job`` (on the event loop); QueueFull when ``max_pending`` jobs wait."""
+        if self.pending >= self.max_pending:
+            raise asyncio.QueueFull
+        self.pending += 1
+        self._jobs.put(job)
 
     async def stop(self) -> None:
-        """Commit every job queued before this call, then end the writer task."""
-        await self._queue.put(_STOP)
-        await self._task
+        """Commit every job queued before this call, close the connection, end the thread."""
+        done = asyncio.get_running_loop().create_future()
+        self._jobs.put(_Stop(done))
+        await done
+        await asyncio.to_thread(self._thread.join)
 
-    def abandon(self) -> int:
-        """Forget the queue of a writer whose event loop ended; return how many jobs it held."""
-        unfinished = 0
-        while not self._queue.empty():
-            if self._queue.get_nowait() is not _STOP:
-                unfinished += 1
-        return unfinished
+    def adopt(self) -> None:
+        """Serve a new event loop after the old one ended: its unanswered jobs no longer count
+        (the thread still commits them; their callers were cancelled with their loop)."""
+        self.pending = 0
 
-    async def _run(self) -> None:
-        stop = False
-        while not stop:
-            first = await self._queue.get()
-            if first is _STOP:
-                break
-            batch: list[Job] = [first]  # type: ignore[list-item]
-            while len(batch) < self._max_batch:
+    def _run(self) -> None:
+        stop: _Stop | None = None
+        while stop is None:
+            first = self._jobs.get()
+            batch: list[Job] = []
+            item: Job | _Stop | None = first
+            while item is not None:
+                if isinstance(item, _Stop):
+                    stop = item
+                    break
+                batch.append(item)
+                if len(batch) >= self._max_batch:
+                    break
                 try:
-                    item = self._queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    break
-                if item is _STOP:
-                    stop = True
-                    break
-                batch.append(item)  # type: ignore[arg-type]
-            await self._commit(batch)
+                    item = self._jobs.get_nowait()
+                except queue.Empty:
+                    item = None
+            if batch:
+                self._commit(batch)
+        self._connection.close()
+        _answer_on(stop.future.get_loop(), functools.partial(stop.future.set_result, None))
 
-    async def _commit(self, batch: list[Job]) -> None:
+    def _commit(self, batch: list[Job]) -> None:
+        """Run the batch's transaction and hand every caller its outcome on its loop."""
         try:
-            outcomes, stored, seconds = await self.thread.run(lambda c: self._transaction(c, batch))
+            outcomes, stored, seconds = self._transaction(self._connection, batch)
         except Exception as exc:  # the whole transaction failed: every caller hears why
             self._stats.failed_commits += 1
             error = StoreError(f"the activity database could not commit: {exc}")
             error.__cause__ = exc
-            for job in batch:
-                if not job.future.done():
-                    job.future.set_exception(error)
-            return
-        self._stats.record(len(batch), stored, seconds)
-        for job, (ok, value) in zip(batch, outcomes, strict=True):
+            outcomes, stored, seconds = [(False, error)] * len(batch), -1, 0.0
+        if stored >= 0:
+            self._stats.record(len(batch), stored, seconds)
+        # Normally one loop; after a hand-over, the old loop's callers are answered nowhere.
+        loops: dict[asyncio.AbstractEventLoop, list[tuple[Job, tuple[bool, Any]]]] = {}
+        for job, outcome in zip(batch, outcomes, strict=True):
+            loops.setdefault(job.future.get_loop(), []).append((job, outcome))
+        for loop, answers in loops.items():
+            _answer_on(loop, functools.partial(self._deliver, answers))
+
+    def _deliver(self, answers: list[tuple[Job, tuple[bool, Any]]]) -> None:
+        """On the event loop: settle the callers' futures."""
+        self.pending = max(0, self.pending - len(answers))
+        for job, (ok, value) in answers:
             if job.future.done():  # the caller was cancelled; its write is committed anyway
                 continue
             if ok:
                 job.future.set_result(value)
+            elif isinstance(value, sqlite3.Error):
+                error = StoreError(f"the activity database failed: {value}")
+                error.__cause__ = value
+                job.future.set_exception(error)
             else:
                 job.future.set_exception(value)
 
@@ -187,7 +221,10 @@ class Writer:
         version = connection.execute("PRAGMA data_version").fetchone()[0]
         if force or version != self._data_version:
             self._types = {t.key: t for t in sql.select_types(connection)}
-            self._groups = group_sql.select_groups(connection)
+            self._groups, problems = group_sql.readable_groups(connection)
+            for problem in problems:  # its members stay as they were until it is fixed
+                self._stats.group_failures += 1
+                log.error("%s; it is not evaluated until it is saved again", problem)
             self._data_version = version
 
     def _prepare(self, index: int, job: ActivitiesJob) -> _Pending:
@@ -252,7 +289,7 @@ class Writer:
             stored: int = _in_savepoint_raising(connection, _inserter(accepted))
             touched.update(p.job.contact for p in accepted)
             return stored
-        except sqlite3.Error:
+        except Exception:  # e.g. text SQLite cannot take: find the caller it belongs to
             pass
         stored = 0
         for prepared in accepted:
@@ -275,6 +312,13 @@ class Writer:
         if not ok:  # the activities are stored all the same; the next commit tries again
             self._stats.group_failures += 1
             log.error("contact groups could not be re-evaluated: %s", error, exc_info=error)
+
+
+def _answer_on(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    try:
+        loop.call_soon_threadsafe(callback)
+    except RuntimeError:  # the loop has ended: its callers were cancelled with it
+        pass
 
 
 def _inserter(callers: list[_Pending]) -> Callable[[sqlite3.Connection], int]:
