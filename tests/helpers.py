@@ -9,6 +9,7 @@ import re
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -117,14 +118,16 @@ def free_port() -> int:
 
 
 def in_store(database: Path | str, use: Callable[[Store], Awaitable[T]]) -> T:
-    """``await use(store)`` on a store of its own on ``database``, in an event loop of its own
-    (from sync code: a test, or beside a server running in another thread or process)."""
+    """``await use(store)`` on a store of its own on ``database``, from sync code (a test, or
+    beside a server in another thread or process), in an event loop and thread of its own:
+    the calling thread may be running a loop already (Playwright's sync API does)."""
 
     async def run() -> T:
         async with open_store(database) as store:
             return await use(store)
 
-    return asyncio.run(run())
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(lambda: asyncio.run(run())).result()
 
 
 async def every_activity(store: Store) -> list[Activity]:

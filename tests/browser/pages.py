@@ -2,15 +2,13 @@
 
 The apps use the public API only: ``ActivityTrackingMiddleware`` with a SQLite file, pages that
 render ``activity_logging_script(request, ...)`` at the end of ``<head>``, and a consent route
-calling ``set_cookie_level``. What the browser achieved is read back from the SQLite file.
+calling ``set_cookie_level``. What the browser achieved is read back through the storage seam.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -30,6 +28,8 @@ from kxt_middleware import (
     activity_logging_script,
     set_cookie_level,
 )
+
+from ..helpers import stored_activities
 
 SECRET = "browser-test-secret"
 PREFIX = "/Kentico.Tracking"
@@ -93,7 +93,7 @@ def tracking_app(
 
 
 class Stored(NamedTuple):
-    """One row of the activities table, as the browser made the server store it."""
+    """One stored activity, as the browser made the server store it."""
 
     type: str
     value: str
@@ -107,12 +107,10 @@ class Stored(NamedTuple):
 
 def stored(database: Path) -> list[Stored]:
     """Every stored activity, oldest first."""
-    with closing(sqlite3.connect(database, timeout=5)) as db:
-        rows = db.execute(
-            "SELECT a.type, a.value, a.title, a.url, a.referrer, a.source, a.uid, c.guid "
-            "FROM activities a JOIN contacts c ON c.id = a.contact_id ORDER BY a.id"
-        ).fetchall()
-    return [Stored(*row) for row in rows]
+    return [
+        Stored(a.type, a.value, a.title, a.url, a.referrer, a.source.value, a.id, str(a.contact))
+        for a in stored_activities(database)
+    ]
 
 
 def wait_for_stored(

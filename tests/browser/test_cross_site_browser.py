@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from kxt_middleware import (
 )
 from kxt_middleware.sites import Site, add_site
 
+from ..helpers import stored
 from .pages import COUNT_JSON_READS
 
 
@@ -80,10 +79,7 @@ Offers</button>
 
 
 def rows(database: Path) -> list[tuple[Any, ...]]:
-    with closing(sqlite3.connect(database)) as connection:
-        return connection.execute(
-            "SELECT type, value, source, site FROM activities ORDER BY id"
-        ).fetchall()
+    return stored(database, "type", "value", "source", "site")
 
 
 def wait_for(check: Callable[[], bool], seconds: float = 5.0) -> None:

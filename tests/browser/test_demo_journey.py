@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,8 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Request, expect
+
+from ..helpers import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCS = REPO_ROOT / "docs"
@@ -68,13 +69,6 @@ class Demo:
             time.sleep(0.1)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
@@ -86,7 +80,7 @@ def _answers(url: str) -> bool:
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[Demo]:
     """The demo started by its own command; SIGTERM at the end (killed if it does not stop)."""
-    port = _free_port()
+    port = free_port()
     database = tmp_path / "demo.sqlite3"
     output = tmp_path / "demo-output.txt"
     command = [sys.executable, "-m", "demo_site", "--port", str(port), "--database", str(database)]
