@@ -351,3 +351,15 @@ def test_an_overloaded_store_answers_503(
         monkeypatch.setattr(ActivityTracker, "log", overloaded)
         answer = post(client, {"activities": [activity()]})
     assert answer.status_code == 503 and answer.json()["error"] == "overloaded"
+
+
+def test_text_that_cannot_be_stored_fails_alone(client: TestClient, database: Path) -> None:
+    agree(client)
+    # "\ud800" is valid JSON but no character: a lone UTF-16 surrogate, which no database takes
+    broken, good = activity(value="\ud800"), activity(value="ok")
+    answer = post(client, {"activities": [broken, good, activity(title="a \udc00 b")]})
+    results = answer.json()["results"]
+    assert [r["status"] for r in results] == ["invalid", "logged", "invalid"]
+    assert "value holds '\\ud800' at position 0, a lone UTF-16 surrogate" in results[0]["reason"]
+    assert "title holds" in results[2]["reason"]
+    assert stored(database, *FIELDS) == [("custom_cta", "ok", "", "browser")]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -325,3 +326,19 @@ def test_bodies_that_are_not_json_objects_say_why(api: tuple[TestClient, str, st
     form = client.post(f"{P}/activities", data={"channel": "x"})
     assert form.status_code == 415
     assert "Content-Type: application/json" in form.json()["detail"]
+
+
+def test_text_that_cannot_be_stored_fails_alone(
+    api: tuple[TestClient, str, str, str], database: Path
+) -> None:
+    client, _, _, channel = api
+    contact = str(uuid.uuid4())
+    agree(client, contact)
+    activities = [{"type": "click", "value": "\ud800"}, {"type": "click", "value": "ok"}]
+    body = {"channel": channel, "contact": contact, "activities": activities}
+    sent = json.dumps(body)  # as JSON escapes it: "\ud800"
+    headers = {"content-type": "application/json"}
+    results = client.post(f"{P}/activities", content=sent, headers=headers).json()["results"]
+    assert [r["status"] for r in results] == [400, 202]
+    assert "lone UTF-16 surrogate" in results[0]["detail"]
+    assert stored(database, "type", "value") == [("click", "ok")]

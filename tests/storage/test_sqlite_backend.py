@@ -13,12 +13,12 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import uuid
-from collections.abc import Iterator
 from contextlib import closing
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -54,19 +54,29 @@ def execute(database: Path, *statements: str) -> None:
             connection.execute(statement)
 
 
+class Statement(NamedTuple):
+    """A statement a store's connection ran (values inlined), and in which thread."""
+
+    connection: sqlite3.Connection
+    sql: str
+    thread: threading.Thread
+
+
 @pytest.fixture
-def traced(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[sqlite3.Connection, str]]]:
-    """Every statement the store's connections run, with its connection (values inlined)."""
-    statements: list[tuple[sqlite3.Connection, str]] = []
+def traced(monkeypatch: pytest.MonkeyPatch) -> list[Statement]:
+    """Every statement the connections opened from now on run."""
+    statements: list[Statement] = []
     real_connect = sqlite3.connect
 
     def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
         connection = real_connect(*args, **kwargs)
-        connection.set_trace_callback(lambda sql: statements.append((connection, sql)))
+        connection.set_trace_callback(
+            lambda sql: statements.append(Statement(connection, sql, threading.current_thread()))
+        )
         return connection
 
     monkeypatch.setattr(sqlite3, "connect", connect)
-    yield statements
+    return statements
 
 
 # -- the database URL and the file ------------------------------------------------------------
@@ -106,12 +116,25 @@ async def test_the_file_is_in_wal_mode_and_migrated_once(database: Path) -> None
 
 @pytest.mark.parametrize(("option", "level"), [({}, 2), ({"synchronous": "NORMAL"}, 1)])
 async def test_commits_sync_the_disk_fully_unless_asked_otherwise(
-    database: Path, traced: list[tuple[sqlite3.Connection, str]], option: Any, level: int
+    database: Path, traced: list[Statement], option: Any, level: int
 ) -> None:
     async with ActivityStore(database, **option) as store:
         await log(store, uuid.uuid4(), "click")
-        [writer] = {c for c, sql in traced if sql.startswith("INSERT INTO activities")}
+        [writer] = {s.connection for s in traced if s.sql.startswith("INSERT INTO activities")}
         assert writer.execute("PRAGMA synchronous").fetchone() == (level,)  # 2 FULL, 1 NORMAL
+
+
+async def test_the_event_loop_never_waits_for_sqlite(
+    database: Path, traced: list[Statement]
+) -> None:
+    async with ActivityStore(database, activity_types=[CTA]) as store:
+        await log(store, uuid.uuid4(), "custom_cta")
+        await store.add_consent(Consent("tracking", "Tracking"))
+        assert len(await store.activities()) == 1 and len(await store.consents()) == 1
+        assert await store.daily_counts(ActivityFilter(), START.date(), date.max) != {}
+    ran = {s.sql.split()[0] for s in traced}
+    assert {"INSERT", "SELECT"} <= ran  # what runs is seen
+    assert threading.current_thread() not in {s.thread for s in traced}
 
 
 async def test_a_newer_schema_is_refused(database: Path) -> None:
@@ -280,7 +303,7 @@ async def test_max_batch_bounds_the_callers_of_one_commit(database: Path) -> Non
 
 
 async def test_a_date_range_is_read_in_row_order_without_sorting_it(
-    database: Path, traced: list[tuple[sqlite3.Connection, str]]
+    database: Path, traced: list[Statement]
 ) -> None:
     clock = Clock()
     async with ActivityStore(database, activity_types=[LOAN], clock=clock) as store:
@@ -297,8 +320,8 @@ async def test_a_date_range_is_read_in_row_order_without_sorting_it(
             traced.clear()
             found = await store.select_activities(filters, limit=51)
             assert [(a.created - START).days for a in found] == expected, filters
-            [(_, sql)] = [(c, s) for c, s in traced if s.startswith("SELECT") and "LIMIT" in s]
-            plan = query(database, f"EXPLAIN QUERY PLAN {sql}")
+            [page] = [s.sql for s in traced if s.sql.startswith("SELECT") and "LIMIT" in s.sql]
+            plan = query(database, f"EXPLAIN QUERY PLAN {page}")
             assert not any("TEMP B-TREE" in row[3] for row in plan), (filters, plan)
 
 
