@@ -152,6 +152,23 @@ _RANDOM = bytearray()
 os.register_at_fork(after_in_child=_RANDOM.clear)
 
 
+# The fields of an exported activity, in the order of Activity.to_json() and of the CLI's CSV.
+EXPORT_FIELDS = (
+    "id",
+    "contact",
+    "type",
+    "title",
+    "value",
+    "url",
+    "referrer",
+    "source",
+    "site",
+    "created",
+)
+# One exported activity: its to_json() values in EXPORT_FIELDS order (only site may be None).
+ActivityRecord = tuple[str, str, str, str, str, str, str, str, "str | None", str]
+
+
 @dataclass(frozen=True)
 class Activity:
     """One stored activity of a contact."""
@@ -167,6 +184,21 @@ class Activity:
     created: datetime
     source: ActivitySource
     site: str | None
+
+    def to_record(self) -> ActivityRecord:
+        """The activity's exported values, in EXPORT_FIELDS order."""
+        return (
+            self.id,
+            str(self.contact),
+            self.type,
+            self.title,
+            self.value,
+            self.url,
+            self.referrer,
+            self.source.value,
+            self.site,
+            format_time(self.created),
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The activity as a JSON-ready dict (``created`` in ISO 8601 UTC)."""

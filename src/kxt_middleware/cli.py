@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import getpass
-import json
 import os
 import sys
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import date
 from typing import Any, NoReturn, TextIO
 
+from .activities import EXPORT_FIELDS, ActivityFilter
 from .activity_types import ActivityType
 from .cli_channels import UsageError, add_commands
+from .cli_output import Export, progress_bar
 from .errors import KxtError, StoreError
 from .groups import (
     contact_groups,
     member_counts,
     recalculate_contact_group,
-    recalculate_contact_groups,
 )
 from .operators import (
     check_password,
@@ -34,18 +34,7 @@ from .retention import parse_age, purge_activities
 from .storage import Store, check_database, open_store
 
 DEFAULT_DATABASE = "kxt.sqlite3"
-ACTIVITY_FIELDS = (
-    "id",
-    "contact",
-    "type",
-    "title",
-    "value",
-    "url",
-    "referrer",
-    "source",
-    "site",
-    "created",
-)
+ACTIVITY_FIELDS = EXPORT_FIELDS  # the CSV header and the JSON keys, in this order
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,9 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("KXT_DATABASE", DEFAULT_DATABASE),
         help="SQLite file of the site (default: $KXT_DATABASE or kxt.sqlite3)",
     )
-    # --database is accepted after the command too (`kxt activities --database x.sqlite3`).
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar (it shows only when stderr is a terminal)",
+    )
+    # --database and --quiet are accepted after the command too (`kxt activities -q`).
     common = _Parser(add_help=False)
     common.add_argument("--database", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     types = commands.add_parser("types", help="list, add, enable or disable activity types")
@@ -91,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     activities.add_argument("--contact", type=_guid, help="only this contact's activities")
     activities.add_argument("--type", help="only activities of this type (code name)")
+    activities.add_argument(
+        "--since",
+        type=_day,
+        help="only activities from this UTC day on (YYYY-MM-DD), e.g. for a nightly export",
+    )
+    activities.add_argument(
+        "--until", type=_day, help="only activities up to and including this UTC day (YYYY-MM-DD)"
+    )
     activities.add_argument(
         "--format",
         choices=("jsonl", "csv"),
@@ -165,6 +171,13 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day: use YYYY-MM-DD") from None
+
+
 def _guid(text: str) -> uuid.UUID:
     try:
         return uuid.UUID(text)
@@ -206,16 +219,21 @@ async def _types_toggle(store: Store, args: argparse.Namespace, out: TextIO) -> 
 
 
 async def _activities(store: Store, args: argparse.Namespace, out: TextIO) -> None:
-    writer = None
-    if args.format == "csv":
-        writer = csv.DictWriter(out, fieldnames=ACTIVITY_FIELDS, lineterminator="\n")
-        writer.writeheader()
-    async for activity in store.iter_activities(contact=args.contact, type=args.type):
-        record = activity.to_json()
-        if writer is not None:
-            writer.writerow(record)
-        else:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    if args.since and args.until and args.until < args.since:
+        raise UsageError("--until is before --since; swap them")
+    filters = ActivityFilter(type=args.type, contact=args.contact, start=args.since, end=args.until)
+    export = Export(out, args.format)
+    total = await store.count_activities(filters)
+    written = 0
+    with progress_bar("exporting", total, " activities", quiet=args.quiet) as bar:
+        try:
+            async for page in store.activity_records(filters):
+                export.write(page)
+                written += len(page)
+                bar.update(len(page))
+        except asyncio.CancelledError:
+            interrupted(f"wrote {written:,} of {total:,} activities (oldest first)")
+            raise
 
 
 async def _users_list(store: Store, args: argparse.Namespace, out: TextIO) -> None:
@@ -274,20 +292,47 @@ async def _groups_list(store: Store, args: argparse.Namespace, out: TextIO) -> N
 
 
 async def _groups_recalculate(store: Store, args: argparse.Namespace, out: TextIO) -> None:
-    if args.all:
-        results = await recalculate_contact_groups(store)
-    else:
-        try:
-            results = {args.code: await recalculate_contact_group(store, args.code)}
-        except LookupError as exc:
-            raise UsageError(str(exc)) from None
-    for code, members in results.items():
+    codes = (
+        [group.code_name for group in await contact_groups(store)] if args.all else [args.code]
+    )
+    contacts = await store.count_contacts()
+    for code in codes:
+        with progress_bar(code, contacts, " contacts", quiet=args.quiet) as bar:
+            try:
+                members = await recalculate_contact_group(store, code, progress=bar.update)
+            except LookupError as exc:
+                raise UsageError(str(exc)) from None
+            except asyncio.CancelledError:
+                interrupted(
+                    f"{code} recalculated for {bar.n:,} of {contacts:,} contacts; each batch "
+                    "is committed whole, the other contacts keep their memberships; run the "
+                    "command again to finish"
+                )
+                raise
         out.write(f"{code}: {members} member{'' if members == 1 else 's'}\n")
 
 
 async def _purge(store: Store, args: argparse.Namespace, out: TextIO) -> None:
-    deleted = await purge_activities(store, args.older_than, batch_size=args.batch_size)
+    cutoff = store.clock() - args.older_than
+    total = await store.count_activities(created_before=cutoff)
+    with progress_bar("purging", total, " activities", quiet=args.quiet) as bar:
+        try:
+            deleted = await purge_activities(
+                store, args.older_than, batch_size=args.batch_size, progress=bar.update
+            )
+        except asyncio.CancelledError:
+            interrupted(
+                f"deleted {bar.n:,} of {total:,} activities older than {args.older_than.days} "
+                "days; each batch is committed whole with its contacts' groups, so the database "
+                "is consistent; run the command again to finish"
+            )
+            raise
     out.write(f"deleted {deleted} activit{'y' if deleted == 1 else 'ies'}\n")
+
+
+def interrupted(what: str) -> None:
+    """Say on stderr how far an interrupted command got."""
+    sys.stderr.write(f"kxt: interrupted: {what}\n")
 
 
 async def _run(args: argparse.Namespace, out: TextIO) -> None:
@@ -345,6 +390,8 @@ def main(
         parser.error(str(exc))
     except BrokenPipeError:  # `kxt activities | head` closed the pipe: not an error
         sys.stderr.close()
+    except KeyboardInterrupt:  # Ctrl+C: the command said how far it got
+        return 130
     except (StoreError, OSError) as exc:
         fail(_database_problem(args.database, exc))
     except KxtError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -168,29 +168,42 @@ async def delete_contact_group(store: Store, code_name: str) -> None:
 
 
 async def recalculate_contact_group(
-    store: Store, code_name: str, *, batch_size: int = RECALCULATION_BATCH
+    store: Store,
+    code_name: str,
+    *,
+    batch_size: int = RECALCULATION_BATCH,
+    progress: Callable[[int], object] | None = None,
 ) -> int:
     """Rebuild a group's memberships for every contact, one short transaction per batch.
 
     Returns the number of members. Other writes (activities) go on between batches.
+    ``progress(n)`` is called with the contacts of each batch; cancelled (Ctrl+C), the batch
+    in flight ends whole and is reported first (see retention.whole_batch).
     """
+    from .retention import whole_batch
+
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    report = None if progress is None else (lambda batch: progress(batch[0]))
     after = 0
     while True:
-        count, after = await store.recalculate_contact_group_batch(code_name, after, batch_size)
+        batch = store.recalculate_contact_group_batch(code_name, after, batch_size)
+        count, after = await whole_batch(batch, report)
         if count < batch_size:
             break
     return await store.count_members(code_name)
 
 
 async def recalculate_contact_groups(
-    store: Store, *, batch_size: int = RECALCULATION_BATCH
+    store: Store,
+    *,
+    batch_size: int = RECALCULATION_BATCH,
+    progress: Callable[[int], object] | None = None,
 ) -> dict[str, int]:
     """Rebuild every group (see :func:`recalculate_contact_group`); members per code name."""
     return {
         group.code_name: await recalculate_contact_group(
-            store, group.code_name, batch_size=batch_size
+            store, group.code_name, batch_size=batch_size, progress=progress
         )
         for group in await store.contact_groups()
     }

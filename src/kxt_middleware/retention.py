@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from .storage import Store
 
 PURGE_BATCH = 5_000
+T = TypeVar("T")
 _AGE = re.compile(r"(\d+)([dw])")
 
 
@@ -25,13 +29,19 @@ def parse_age(text: str) -> timedelta:
 
 
 async def purge_activities(
-    store: Store, older_than: timedelta, *, batch_size: int = PURGE_BATCH
+    store: Store,
+    older_than: timedelta,
+    *,
+    batch_size: int = PURGE_BATCH,
+    progress: Callable[[int], object] | None = None,
 ) -> int:
     """Delete activities older than ``older_than``; return how many were deleted.
 
     Each batch is its own short write transaction, so activities go on being logged between
     batches; in it, the contacts whose activities were deleted are re-evaluated for every
     contact group, so no one stays a member on activities that no longer exist.
+    ``progress(n)`` is called after each batch. Cancelled (Ctrl+C), it waits for the batch in
+    flight — committed whole or not at all — reports it, and goes on cancelling.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -40,7 +50,28 @@ async def purge_activities(
     cutoff = store.clock() - older_than
     deleted = 0
     while True:
-        count = await store.purge_activities_before(cutoff, batch_size)
+        count = await whole_batch(store.purge_activities_before(cutoff, batch_size), progress)
         deleted += count
         if count < batch_size:
             return deleted
+
+
+async def whole_batch(work: Awaitable[T], report: Callable[[T], object] | None = None) -> T:
+    """Await one batch's transaction and pass its result to ``report``.
+
+    When the caller is cancelled meanwhile (Ctrl+C), the transaction still ends on its own (the
+    writer commits a batch whole); this waits for it and reports it before the cancellation
+    goes on, so "how far it got" is exact.
+    """
+    batch = asyncio.ensure_future(work)
+    try:
+        result = await asyncio.shield(batch)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            result = await batch
+            if report is not None:
+                report(result)
+        raise
+    if report is not None:
+        report(result)
+    return result

@@ -16,6 +16,7 @@ from ..activities import (
     EVERY_ACTIVITY,
     Activity,
     ActivityFilter,
+    ActivityRecord,
     ContactSummary,
     LogResult,
     NewActivity,
@@ -166,9 +167,27 @@ class Store(Catalog):
                 return
             after = page[-1].row
 
-    async def count_activities(self) -> int:
-        """How many activities are stored."""
+    async def count_activities(
+        self, filters: ActivityFilter = EVERY_ACTIVITY, *, created_before: datetime | None = None
+    ) -> int:
+        """How many activities match ``filters`` (and were created before ``created_before``)."""
         raise NotImplementedError
+
+    async def activity_records(
+        self, filters: ActivityFilter = EVERY_ACTIVITY, *, page_size: int = 5_000
+    ) -> AsyncIterator[list[ActivityRecord]]:
+        """Pages of the matching activities, oldest first, as plain records (EXPORT_FIELDS
+        order) for exports: a backend reads them without building Activity objects."""
+        after = 0
+        while True:
+            page = await self.select_activities(
+                filters, after=after, limit=page_size, newest_first=False
+            )
+            if page:
+                yield [activity.to_record() for activity in page]
+            if len(page) < page_size:
+                return
+            after = page[-1].row
 
     async def daily_counts(
         self, filters: ActivityFilter, start: date, end: date
@@ -183,6 +202,10 @@ class Store(Catalog):
         raise NotImplementedError
 
     # -- contacts -----------------------------------------------------------------------------
+
+    async def count_contacts(self) -> int:
+        """How many contacts are stored."""
+        raise NotImplementedError
 
     async def contact_exists(self, contact: uuid.UUID) -> bool:
         """True when the contact has a row (it has logged something or agreed to a consent)."""

@@ -8,7 +8,14 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ...activities import Activity, ActivityFilter, ActivitySource, ContactSummary, parse_time
+from ...activities import (
+    Activity,
+    ActivityFilter,
+    ActivityRecord,
+    ActivitySource,
+    ContactSummary,
+    parse_time,
+)
 
 ACTIVITY_COLUMNS = (
     "a.id, a.uid, c.guid, a.type, a.title, a.value, a.url, a.referrer, a.created, a.source, a.site"
@@ -107,6 +114,41 @@ def select_activities(
         f"WHERE {where} ORDER BY a.id {'DESC' if newest_first else 'ASC'} LIMIT ? OFFSET ?"
     )
     return [activity_from_row(row) for row in connection.execute(sql, [*params, limit, offset])]
+
+
+def count_activities(
+    connection: sqlite3.Connection, filters: ActivityFilter, created_before: str | None
+) -> int:
+    """How many activities match ``filters`` (and were created before ``created_before``)."""
+    where, params = filter_sql(filters)
+    if created_before is not None:
+        where += " AND a.created < ?"
+        params.append(created_before)
+    return int(
+        connection.execute(f"SELECT count(*) FROM activities a WHERE {where}", params).fetchone()[0]
+    )
+
+
+_RECORD_COLUMNS = (
+    "a.uid, c.guid, a.type, a.title, a.value, a.url, a.referrer, a.source, a.site, a.created, a.id"
+)
+
+
+def activity_records(
+    connection: sqlite3.Connection, filters: ActivityFilter, after: int, limit: int
+) -> tuple[list[ActivityRecord], int]:
+    """A page of export records after row ``after``, oldest first; and its last row number.
+
+    The stored text is what Activity.to_json() gives (the GUID as text, the time as written
+    by format_time), so no value needs converting.
+    """
+    where, params = filter_sql(filters, in_row_order=True)
+    rows = connection.execute(
+        f"SELECT {_RECORD_COLUMNS} FROM activities a JOIN contacts c ON c.id = a.contact_id "
+        f"WHERE {where} AND a.id > ? ORDER BY a.id LIMIT ?",
+        [*params, after, limit],
+    ).fetchall()
+    return [row[:10] for row in rows], rows[-1][10] if rows else after
 
 
 def daily_counts(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import os
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,6 +17,7 @@ from ...activities import (
     EVERY_ACTIVITY,
     Activity,
     ActivityFilter,
+    ActivityRecord,
     ContactSummary,
     LogResult,
     NewActivity,
@@ -274,8 +276,32 @@ class SQLiteStore(CatalogMethods, Store):
             )
         )
 
-    async def count_activities(self) -> int:
-        return int(await self._read(lambda c: sql.one(c, "SELECT count(*) FROM activities")))
+    async def count_activities(
+        self, filters: ActivityFilter = EVERY_ACTIVITY, *, created_before: datetime | None = None
+    ) -> int:
+        before = None if created_before is None else format_time(created_before)
+        return await self._read(lambda c: log_sql.count_activities(c, filters, before))
+
+    async def activity_records(
+        self, filters: ActivityFilter = EVERY_ACTIVITY, *, page_size: int = 5_000
+    ) -> AsyncIterator[list[ActivityRecord]]:
+        page = functools.partial(log_sql.activity_records, filters=filters, limit=page_size)
+        # The next page is read while the caller writes this one out.
+        reading = asyncio.ensure_future(self._read(functools.partial(page, after=0)))
+        try:
+            while True:
+                rows, last = await reading
+                if len(rows) == page_size:
+                    reading = asyncio.ensure_future(self._read(functools.partial(page, after=last)))
+                if rows:
+                    yield rows
+                if len(rows) < page_size:
+                    return
+        finally:
+            reading.cancel()
+
+    async def count_contacts(self) -> int:
+        return int(await self._read(lambda c: sql.one(c, "SELECT count(*) FROM contacts")))
 
     async def daily_counts(
         self, filters: ActivityFilter, start: date, end: date
