@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pytest
 
 from kxt_middleware import Activity, ActivitySource, CustomActivityData, Store
-from kxt_middleware.activities import EVERY_ACTIVITY, ActivityFilter, NewActivity
+from kxt_middleware.activities import EVERY_ACTIVITY, EXPORT_FIELDS, ActivityFilter, NewActivity
 
 from ..helpers import CTA, START, Clock, log
 from .conftest import MakeStore
@@ -193,6 +193,31 @@ async def test_every_activity_is_read_page_by_page_oldest_first(make_store: Make
             18,
             24,
         ]
+
+
+async def test_counts_and_export_records(make_store: MakeStore) -> None:
+    clock, first, second = Clock(), uuid.uuid4(), uuid.uuid4()
+    async with make_store(activity_types=[CTA], clock=clock) as store:
+        assert await store.count_activities() == 0 == await store.count_contacts()
+        assert [page async for page in store.activity_records()] == []
+        await fill(store, first, second, clock)
+        assert await store.count_contacts() == 2
+        assert await store.count_activities() == 25
+        assert await store.count_activities(ActivityFilter(type="CUSTOM_CTA")) == 5
+        browser = ActivityFilter(contact=first, source=ActivitySource.BROWSER)
+        assert await store.count_activities(browser) == 4  # 3, 9, 15 and 21
+        assert await store.count_activities(created_before=START + timedelta(days=3)) == 3
+        shop = ActivityFilter(site="shop")
+        assert await store.count_activities(shop, created_before=START + timedelta(days=10)) == 4
+        assert await store.count_activities(ActivityFilter(start=date(2030, 1, 1))) == 0
+        everything = [a async for a in store.iter_activities()]
+        pages = [page async for page in store.activity_records(page_size=10)]
+        assert [len(page) for page in pages] == [10, 10, 5]
+        assert [record for page in pages for record in page] == [a.to_record() for a in everything]
+        assert dict(zip(EXPORT_FIELDS, pages[0][0], strict=True)) == everything[0].to_json()
+        ctas = ActivityFilter(type="custom_cta")
+        exact = [page async for page in store.activity_records(ctas, page_size=5)]
+        assert [[record[4] for record in page] for page in exact] == [["0", "5", "10", "15", "20"]]
 
 
 async def test_daily_counts_per_type_and_day(make_store: MakeStore) -> None:

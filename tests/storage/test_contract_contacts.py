@@ -33,6 +33,7 @@ async def test_a_contact_exists_once_it_logged_or_agreed(make_store: MakeStore) 
         assert result.status is LogStatus.TYPE_UNKNOWN
         assert await store.contact_exists(logged) and await store.contact_exists(agreed)
         assert not await store.contact_exists(refused)  # nothing stored: no contact either
+        assert await store.count_contacts() == 2
         assert not await store.is_erased(logged)
 
 
@@ -52,6 +53,7 @@ async def test_erasing_a_contact_deletes_everything_about_it(make_store: MakeSto
         assert {a.contact for a in await store.activities()} == {keep}
         assert await store.count_activities() == 2
         assert await store.has_agreed(keep, "tracking") and not await store.is_erased(keep)
+        assert await store.count_contacts() == 1
 
 
 async def test_an_erased_contact_stays_erased(make_store: MakeStore) -> None:
