@@ -9,17 +9,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from .activities import ActivitySource
-from .browser import (
-    RequestError,
-    allow_methods,
-    log_page_activities,
-    page_consent,
-    read_json,
-    serve_script,
-)
+from .browser import log_page_activities, page_consent, serve_script
+from .intake import RULES
 from .logger import ActivityLogger
 from .script import TrackingScript, validate_function_name
 from .sites import Site, enabled_site_for_origin, normalize_origin
+from .web import RequestError, allow_methods, allow_origin, preflight, read_json
+
+_MAX_BODY = RULES[ActivitySource.CROSS_SITE].max_body or 0
 
 
 @dataclass(frozen=True)
@@ -28,9 +25,6 @@ class CrossSiteTracking:
 
     prefix: str
     script: TrackingScript
-    # The browser's limit for a keepalive request body (kxt-cs.js keeps its batches below it).
-    max_body: int = 64 * 1024
-    max_activities: int = 20
 
     async def handle(
         self, route: str, logger: ActivityLogger, scope: Scope, receive: Receive, send: Send
@@ -47,11 +41,9 @@ class CrossSiteTracking:
                 response = await self._dispatch(route, site, logger, scope, receive, headers)
         except RequestError as refused:
             response = refused.response()
-        if site is not None:
-            # Only an enabled registered origin may read answers and send the visitor's cookies.
-            response.headers["access-control-allow-origin"] = headers["origin"]
-            response.headers["access-control-allow-credentials"] = "true"
-        response.headers.append("vary", "Origin")
+        # Only an enabled registered origin may read answers and send the visitor's cookies.
+        origin = headers["origin"] if site is not None else None
+        allow_origin(response, origin, credentials=True, expose="retry-after")
         await response(scope, receive, send)
 
     async def _site(self, logger: ActivityLogger, headers: Headers) -> Site:
@@ -78,16 +70,9 @@ class CrossSiteTracking:
     ) -> Response:
         method = scope["method"]
         if method == "OPTIONS":
-            return Response(
-                status_code=204,
-                headers={
-                    "access-control-allow-methods": "POST",
-                    "access-control-allow-headers": "content-type",
-                    "access-control-max-age": "600",
-                },
-            )
+            return preflight("POST", "content-type")
         allow_methods(method, "POST")
-        body = await read_json(scope, receive, headers, self.max_body)
+        body = await read_json(scope, receive, headers, _MAX_BODY)
         visitor = logger.visitor
         if route == "/cross-site/init":
             return JSONResponse({"level": int(visitor.level)})
@@ -108,7 +93,6 @@ class CrossSiteTracking:
                 body,
                 source=ActivitySource.CROSS_SITE,
                 site=site.code_name,
-                max_activities=self.max_activities,
             )
         raise RequestError(404, "not_found", f"no tracking endpoint at {self.prefix}{route}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,20 +13,19 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from .activities import ActivitySource, LogResult, LogStatus, NewActivity
-from .activity_types import BUILT_IN_TYPES
 from .api_keys import Channel, authenticate
-from .browser import RequestError, allow_methods, read_json
 from .consents import consent_json, get_consent, has_agreed, set_agreement
 from .errors import ContactErasedError, StoreOverloadedError
+from .intake import RULES, Invalid, activity_list, object_fields, read_activities
 from .openapi import openapi_document
 from .tracking import ActivityTracker
 from .visitor import Contact
+from .web import RequestError, allow_methods, allow_origin, overloaded, preflight, read_json
 
 _CONTACT_CONSENT = re.compile(r"/contacts/([^/]+)/consents/([^/]+)")
 _CONSENT = re.compile(r"/consents/([^/]+)")
-# The reference's per-type rules: what each built-in type needs; other built-ins are refused.
-_REQUIRED = {"pagevisit": "url", "click": "value", "datainput": "value"}
-_BUILT_IN = frozenset(t.code_name for t in BUILT_IN_TYPES)
+_HEADLESS = RULES[ActivitySource.HEADLESS]
+_MAX_BODY = _HEADLESS.max_body or 0
 _RESULT_STATUS = {
     LogStatus.LOGGED: 202,
     LogStatus.NO_CONSENT: 403,
@@ -46,8 +45,6 @@ class HeadlessApi:
     require_consent: bool = True
     erase_on_revoke: bool = True
     cors_origins: frozenset[str] = field(default_factory=frozenset)
-    max_body: int = 256 * 1024
-    max_activities: int = 100
 
     async def handle(self, route: str, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer one request for ``route`` (the path below the prefix)."""
@@ -57,10 +54,8 @@ class HeadlessApi:
         except RequestError as refused:
             response = refused.response()
         origin = headers.get("origin")
-        if origin is not None and origin in self.cors_origins:
-            response.headers["access-control-allow-origin"] = origin
-            response.headers["access-control-expose-headers"] = "www-authenticate"
-        response.headers.append("vary", "Origin")
+        allowed = origin if origin in self.cors_origins else None
+        allow_origin(response, allowed, expose="www-authenticate, retry-after")
         await response(scope, receive, send)
 
     async def _dispatch(
@@ -88,7 +83,7 @@ class HeadlessApi:
             contact = _guid(match[1], "contact")
             consent = await self._consent(match[2])
             if method == "POST":
-                body = _lower(await read_json(scope, receive, headers, self.max_body))
+                body = object_fields(await read_json(scope, receive, headers, _MAX_BODY), _HEADLESS)
                 agree = body.get("agree")
                 if not isinstance(agree, bool):
                     raise RequestError(422, "invalid_body", 'expected {"agree": true|false}')
@@ -113,21 +108,14 @@ class HeadlessApi:
                 raise RequestError(404, "unknown_consent", f"no consent {match[1]!r}")
             return JSONResponse(consent_json(found))
         allow_methods(method, "POST")  # /activities
-        body = await read_json(scope, receive, headers, self.max_body)
+        body = await read_json(scope, receive, headers, _MAX_BODY)
         return await self._activities(channel, body)
 
     def _preflight(self, headers: Headers) -> Response:
         origin = headers.get("origin")
         if origin is None or origin not in self.cors_origins:
             raise RequestError(403, "origin_not_allowed", f"{origin} may not call this API")
-        return Response(
-            status_code=204,
-            headers={
-                "access-control-allow-methods": "GET, POST",
-                "access-control-allow-headers": "authorization, content-type",
-                "access-control-max-age": "600",
-            },
-        )
+        return preflight("GET, POST", "authorization, content-type")
 
     async def _channel(self, headers: Headers) -> Channel:
         scheme, _, token = headers.get("authorization", "").partition(" ")
@@ -150,30 +138,16 @@ class HeadlessApi:
         return consent.code_name
 
     async def _activities(self, channel: Channel, raw: Any) -> Response:
-        body = _lower(raw)
+        body = object_fields(raw, _HEADLESS)
         named = body.get("channel")
         if not isinstance(named, str):
             raise RequestError(422, "invalid_body", "channel (the channel's GUID) is required")
         if named.lower() not in (str(channel.guid), channel.name.lower()):
             raise RequestError(403, "wrong_channel", "the API key belongs to another channel")
         contact = _guid(body.get("contact"), "contact")
-        items = body.get("activities")
-        if not isinstance(items, list) or not items:
-            raise RequestError(422, "invalid_body", "activities must be a non-empty list")
-        if len(items) > self.max_activities:
-            raise RequestError(
-                413,
-                "too_many_activities",
-                f"{len(items)} activities in one request; at most {self.max_activities}",
-            )
-        results: list[dict[str, Any] | None] = []
-        valid: list[NewActivity] = []
-        for item in items:
-            try:
-                valid.append(_activity(item, channel))
-                results.append(None)
-            except ValueError as exc:
-                results.append({"status": 400, "error": "invalid_activity", "detail": str(exc)})
+        source = ActivitySource.HEADLESS
+        read = read_activities(activity_list(body, source), source, self.tracker, site=channel.name)
+        valid = [activity for activity in read if isinstance(activity, NewActivity)]
         # The agreement is checked in the transaction that stores the activities. An erased
         # contact is answered 410 (never stored), so the app learns to create a new contact
         # instead of asking for consent again.
@@ -181,7 +155,10 @@ class HeadlessApi:
         logged = iter(
             await _overload_safe(self.tracker.log(Contact(contact), valid, consent=consent))
         )
-        answers = [answer or _answer(next(logged)) for answer in results]
+        answers = [
+            _refused(entry) if isinstance(entry, Invalid) else _answer(next(logged))
+            for entry in read
+        ]
         return JSONResponse({"results": answers}, status_code=207)
 
 
@@ -189,7 +166,7 @@ async def _overload_safe(work: Any) -> Any:
     try:
         return await work
     except StoreOverloadedError as exc:
-        raise RequestError(503, "overloaded", str(exc)) from None
+        raise overloaded(exc) from None
 
 
 def _answer(result: LogResult) -> dict[str, Any]:
@@ -202,40 +179,8 @@ def _answer(result: LogResult) -> dict[str, Any]:
     return answer
 
 
-def _activity(item: Any, channel: Channel) -> NewActivity:
-    if not isinstance(item, Mapping):
-        raise ValueError("an activity must be an object")
-    fields = _lower(item)
-    texts: dict[str, str] = {}
-    for name in ("type", "value", "url", "referrer", "title"):
-        value = fields.get(name, "")
-        if value is None:
-            value = ""
-        if not isinstance(value, str):
-            raise ValueError(f"{name} must be a string")
-        texts[name] = value
-    code = texts["type"].lower()
-    if code in _BUILT_IN and code not in _REQUIRED:
-        raise ValueError(f"{code} cannot be logged through the API")
-    needed = _REQUIRED.get(code)
-    if needed and not texts[needed]:
-        raise ValueError(f"a {code} activity needs a {needed}")
-    return NewActivity(
-        type=code if code in _BUILT_IN else texts["type"],
-        title=texts["title"],
-        value=texts["value"],
-        url=texts["url"],
-        referrer=texts["referrer"],
-        source=ActivitySource.HEADLESS,
-        site=channel.name,
-    )
-
-
-def _lower(body: Any) -> dict[str, Any]:
-    """The object's properties with names lower-cased (the reference's examples capitalize)."""
-    if not isinstance(body, Mapping):
-        raise RequestError(422, "invalid_body", "the body must be a JSON object")
-    return {str(key).lower(): value for key, value in body.items()}
+def _refused(entry: Invalid) -> dict[str, Any]:
+    return {"status": 400, "error": "invalid_activity", "detail": entry.reason}
 
 
 def _guid(value: Any, name: str) -> uuid.UUID:

@@ -15,6 +15,7 @@ from .context import current_logger
 from .cookie_level import CookieLevel
 from .cookies import SameSite, SignedCookie
 from .cross_site import CrossSiteTracking
+from .errors import StoreOverloadedError
 from .groups import ContactGroup, install_contact_groups
 from .headless import HeadlessApi, allowed_origins
 from .logger import ActivityLogger
@@ -22,6 +23,7 @@ from .script import TrackingScript
 from .storage import Store, Synchronous, open_store
 from .tracking import ActivityTracker
 from .visitor import SCOPE_KEY, Visitor, VisitorCookies
+from .web import overloaded
 
 ONE_YEAR = 365 * 24 * 60 * 60
 
@@ -160,6 +162,12 @@ class ActivityTrackingMiddleware:
                 await self.cross_site.handle(route, logger, scope, receive, send_with_cookies)
             else:
                 await self.headless.handle(route, scope, receive, send)
+        except StoreOverloadedError as exc:
+            # log() in the site's own route met a full write queue: answer as the built-in
+            # endpoints do (503, Retry-After), with a log line instead of a traceback.
+            if visitor.response_started or scope["type"] != "http":
+                raise
+            await overloaded(exc).response()(scope, receive, send_with_cookies)
         finally:
             logger.finished = True
             current_logger.reset(token)

@@ -1,0 +1,157 @@
+"""One intake for activities from every entry point: the rules per source, in one table.
+
+The browser endpoint, cross-site tracking and the headless API all read the activities a
+request sent here; server code builds them with ``ActivityLogger.log``. Whatever is refused is
+answered ``invalid`` with the rule it broke, and counted with the activities not logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .activities import ActivitySource, NewActivity
+from .activity_types import BUILT_IN_TYPES
+from .tracking import ActivityTracker
+from .web import RequestError, printable
+
+_BUILT_IN = frozenset(t.code_name for t in BUILT_IN_TYPES)
+_TEXT_FIELDS = ("type", "title", "value", "url", "referrer")
+
+
+@dataclass(frozen=True)
+class SourceRules:
+    """What one entry point may send."""
+
+    # The built-in types it may send, each with the field it must fill (None: none). Every
+    # source may send custom types; a built-in type not listed is refused.
+    built_in: Mapping[str, str | None]
+    # Property names match ignoring case ("Type", as the reference's headless examples write).
+    any_case_keys: bool
+    # A JSON null in a text field reads as "" (else it is refused: text must be a string).
+    null_is_empty: bool
+    # Each activity carries the client's id (a UUID), so a retried request is stored once.
+    client_ids: bool
+    # At most this many activities in one request, in a body of at most max_body bytes (None:
+    # the source sends no body).
+    max_activities: int
+    max_body: int | None
+
+
+# Page visits and clicks from pages; the server adds the landing page itself.
+_PAGE = {"pagevisit": None, "click": None}
+
+RULES: Mapping[ActivitySource, SourceRules] = {
+    # Server code is trusted: ActivityLogger.log may log any type (NewActivity checks the rest).
+    ActivitySource.SERVER: SourceRules(dict.fromkeys(_BUILT_IN), False, False, False, 1, None),
+    # kxt.js: page visits, clicks and custom activities; 64 KiB is a keepalive request's limit.
+    ActivitySource.BROWSER: SourceRules(_PAGE, False, False, True, 20, 64 * 1024),
+    # kxt-cs.js: the same (its kxt('click', {label}) sends a click).
+    ActivitySource.CROSS_SITE: SourceRules(_PAGE, False, False, True, 20, 64 * 1024),
+    # The reference's headless API: a page visit needs its url, a click or data input a value.
+    ActivitySource.HEADLESS: SourceRules(
+        {"pagevisit": "url", "click": "value", "datainput": "value"},
+        True,
+        True,
+        False,
+        100,
+        256 * 1024,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """An activity refused by the rules, answered with the rule it broke."""
+
+    id: str | None
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The result the browser endpoints answer for it."""
+        return {"id": self.id, "status": "invalid", "reason": self.reason}
+
+
+def object_fields(body: Any, rules: SourceRules) -> dict[str, Any]:
+    """A JSON object's properties (names lower-cased when the source's names match in any case);
+    422 when the body is not an object."""
+    if not isinstance(body, Mapping):
+        raise RequestError(422, "invalid_body", "the body must be a JSON object")
+    if rules.any_case_keys:
+        return {str(key).lower(): value for key, value in body.items()}
+    return dict(body)
+
+
+def activity_list(body: Any, source: ActivitySource) -> list[Any]:
+    """The body's ``activities`` list, within the source's limit (422 or 413 otherwise)."""
+    rules = RULES[source]
+    items = object_fields(body, rules).get("activities")
+    if not isinstance(items, list) or not items:
+        raise RequestError(
+            422, "invalid_body", 'expected {"activities": [{"type": ..., ...}, ...]} (not empty)'
+        )
+    if len(items) > rules.max_activities:
+        raise RequestError(
+            413,
+            "too_many_activities",
+            f"{len(items)} activities in one request; at most {rules.max_activities}",
+        )
+    return items
+
+
+def read_activity(item: Any, source: ActivitySource, *, site: str | None = None) -> NewActivity:
+    """The activity a client sent, by its source's rules; ValueError names the broken rule."""
+    rules = RULES[source]
+    if not isinstance(item, Mapping):
+        raise ValueError("an activity must be an object")
+    fields = {str(k).lower(): v for k, v in item.items()} if rules.any_case_keys else item
+    texts: dict[str, str] = {}
+    for name in _TEXT_FIELDS:
+        value = fields.get(name, "")
+        if value is None and rules.null_is_empty:
+            value = ""
+        if not isinstance(value, str):
+            raise ValueError(f"{name} must be a string")
+        texts[name] = value
+    code = texts["type"]
+    if code.lower() in _BUILT_IN:
+        code = code.lower()  # built-in code names are lower case; custom ones keep theirs
+        if code not in rules.built_in:
+            allowed = ", ".join(sorted(rules.built_in)) or "none"
+            raise ValueError(
+                f"the built-in type {code} cannot be sent from here (built-in types this "
+                f"endpoint takes: {allowed}); log a custom activity type instead"
+            )
+        needed = rules.built_in[code]
+        if needed and not texts[needed]:
+            raise ValueError(f"a {code} activity needs a {needed}")
+    client_id = fields.get("id") if rules.client_ids else None
+    if rules.client_ids and not isinstance(client_id, str):
+        raise ValueError("id must be a UUID string")
+    return NewActivity(
+        type=code,
+        title=texts["title"],
+        value=texts["value"],
+        url=texts["url"],
+        referrer=texts["referrer"],
+        source=source,
+        site=site,
+        id=client_id or "",
+    )
+
+
+def read_activities(
+    items: list[Any], source: ActivitySource, tracker: ActivityTracker, *, site: str | None = None
+) -> list[NewActivity | Invalid]:
+    """Every item read by the source's rules, in order: an activity, or why it was refused
+    (counted with what was not logged). One bad activity never loses the others."""
+    read: list[NewActivity | Invalid] = []
+    for item in items:
+        try:
+            read.append(read_activity(item, source, site=site))
+        except ValueError as exc:
+            tracker.count_not_logged("invalid", str(exc))
+            sent = item.get("id") if isinstance(item, Mapping) else None
+            read.append(Invalid(printable(sent), str(exc)))
+    return read
