@@ -37,6 +37,7 @@ from kxt_middleware.cli import main
 from kxt_middleware.operators import create_operator
 
 T = TypeVar("T")
+MakeStore = Callable[..., Store]  # the storage contract suite's fixture: a store on its database
 
 SECRET = "test-secret-key"
 LOAN = ActivityType("custom_loan_calculator", "Loan calculator usage")

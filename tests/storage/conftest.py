@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +9,11 @@ import pytest
 
 from kxt_middleware.storage import Store, open_store
 
+from ..helpers import MakeStore
+
 # Each backend the suite runs against. A backend's entry gives the database URL (or path) of a
 # fresh, empty database for one test.
 BACKENDS = ["sqlite"]
-
-MakeStore = Callable[..., Store]
 
 
 @pytest.fixture(params=BACKENDS)

@@ -12,8 +12,7 @@ import pytest
 from kxt_middleware import Activity, ActivitySource, CustomActivityData, Store
 from kxt_middleware.activities import EVERY_ACTIVITY, EXPORT_FIELDS, ActivityFilter, NewActivity
 
-from ..helpers import CTA, START, Clock, log
-from .conftest import MakeStore
+from ..helpers import CTA, START, Clock, MakeStore, log
 
 pytestmark = pytest.mark.anyio
 

@@ -13,8 +13,7 @@ from kxt_middleware import ContactErasedError, LogStatus
 from kxt_middleware.activities import NewActivity
 from kxt_middleware.consents import Consent
 
-from ..helpers import START, Clock, log
-from .conftest import MakeStore
+from ..helpers import START, Clock, MakeStore, log
 
 pytestmark = pytest.mark.anyio
 TRACKING = Consent("tracking", "Tracking")

@@ -11,8 +11,7 @@ from kxt_middleware.consents import Consent
 from kxt_middleware.operators import Operator, UnknownOperatorError
 from kxt_middleware.sites import Site, UnknownSiteError
 
-from ..helpers import START, Clock
-from .conftest import MakeStore
+from ..helpers import START, Clock, MakeStore
 
 pytestmark = pytest.mark.anyio
 TRACKING = Consent("tracking", "Tracking", "We track what you do.", "The whole policy.")

@@ -14,8 +14,7 @@ from kxt_middleware.activities import format_time
 from kxt_middleware.groups import ActivityCondition, ContactGroup, UnknownContactGroupError
 from kxt_middleware.storage import GroupMember
 
-from ..helpers import CTA, LOAN, START, Clock, log
-from .conftest import MakeStore
+from ..helpers import CTA, LOAN, START, Clock, MakeStore, log
 
 pytestmark = pytest.mark.anyio
 PROSPECTS = ContactGroup(

@@ -11,8 +11,7 @@ import pytest
 from kxt_middleware import ActivityStore, ActivityType, LogStatus, Store, UnknownActivityTypeError
 from kxt_middleware.activities import NewActivity
 
-from ..helpers import CTA, log
-from .conftest import MakeStore
+from ..helpers import CTA, MakeStore, log
 
 pytestmark = pytest.mark.anyio
 

@@ -18,8 +18,7 @@ from kxt_middleware import (
 from kxt_middleware.activities import NewActivity
 from kxt_middleware.consents import Consent
 
-from ..helpers import log
-from .conftest import MakeStore
+from ..helpers import MakeStore, log
 
 pytestmark = pytest.mark.anyio
 TRACKING = Consent("tracking", "Tracking")
