@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from .activities import ActivitySource, CustomActivityData, LogResult, NewActivity
 from .tracking import ActivityTracker
@@ -17,28 +18,35 @@ if TYPE_CHECKING:
 class ActivityLogger:
     """Logs activities for the contact of one request, from server code."""
 
+    __slots__ = ("tracker", "visitor", "scope", "browser", "finished")
+
     def __init__(
         self,
         tracker: ActivityTracker,
         visitor: Visitor,
-        request: HTTPConnection,
+        scope: Scope,
         browser: BrowserTracking | None = None,
     ) -> None:
         self.tracker = tracker
         self.visitor = visitor
-        self.request = request
+        self.scope = scope
         self.browser = browser
         self.finished = False
 
     @property
     def url(self) -> str:
         """The URL of the request (recorded with activities logged from server code)."""
-        return str(self.request.url)
+        return str(HTTPConnection(self.scope).url)
 
     @property
     def referrer(self) -> str:
         """The request's Referer header, or an empty string."""
-        return self.request.headers.get("referer", "")
+        name: bytes
+        value: bytes
+        for name, value in self.scope["headers"]:
+            if name == b"referer":
+                return value.decode("latin-1")
+        return ""
 
     async def log(self, activity_type: str, data: CustomActivityData | None = None) -> LogResult:
         """Log one activity of ``activity_type`` for the current contact.

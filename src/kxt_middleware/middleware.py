@@ -6,7 +6,6 @@ import os
 from collections.abc import Iterable, Sequence
 
 from starlette.datastructures import MutableHeaders
-from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .activity_types import ActivityType, validate_code_name
@@ -130,7 +129,7 @@ class ActivityTrackingMiddleware:
 
         visitor = Visitor(self.cookies, scope)
         # Everything below is lazy: a request that does not track pays for two small objects.
-        logger = ActivityLogger(self.tracker, visitor, HTTPConnection(scope), self.browser)
+        logger = ActivityLogger(self.tracker, visitor, scope, self.browser)
         scope[SCOPE_KEY] = logger
 
         async def send_with_cookies(message: Message) -> None:

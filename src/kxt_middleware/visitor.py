@@ -40,6 +40,12 @@ class VisitorCookies:
 class Visitor:
     """Cookie level and contact of the visitor making one request (read lazily from cookies)."""
 
+    __slots__ = (
+        "_cookies", "_scope", "_loaded", "_level", "_guid", "_write_level", "_write_contact",
+        "_delete_contact", "_had_contact_cookie", "_raw_landing", "_chosen", "_write_landing",
+        "_erased", "revoked_contact", "response_started",
+    )  # fmt: skip
+
     def __init__(self, cookies: VisitorCookies, scope: Scope) -> None:
         self._cookies = cookies
         self._scope = scope
