@@ -217,6 +217,30 @@ async def test_a_caller_whose_rows_the_database_refuses_fails_alone(database: Pa
         assert await store.count_activities() == 10 and not await store.contact_exists(bad)
 
 
+async def test_a_write_that_fails_halfway_undoes_its_own_changes_only(database: Path) -> None:
+    kept = uuid.uuid4()
+    async with ActivityStore(database) as store:
+        await log(store, kept, "click")
+    # the erasure records the GUID as erased, then fails to delete the contact
+    execute(
+        database,
+        f"CREATE TRIGGER keep BEFORE DELETE ON contacts WHEN OLD.guid = '{kept}' "
+        "BEGIN SELECT RAISE(ABORT, 'this contact stays'); END",
+    )
+    async with ActivityStore(database) as store:
+        outcomes = await asyncio.gather(
+            store.insert_activities(uuid.uuid4(), [NewActivity("click")]),
+            store.delete_contact(kept),
+            store.insert_activities(uuid.uuid4(), [NewActivity("click")]),
+            return_exceptions=True,
+        )
+        assert isinstance(outcomes[1], StoreError) and "this contact stays" in str(outcomes[1])
+        assert outcomes[0][0].logged and outcomes[2][0].logged  # type: ignore[index]
+        assert not await store.is_erased(kept) and await store.contact_exists(kept)
+        await log(store, kept, "click")
+        assert await store.count_activities() == 4
+
+
 async def test_a_failed_group_evaluation_loses_no_activity(
     database: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
