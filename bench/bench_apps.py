@@ -43,10 +43,15 @@ async def consent(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
+ANSWERED = {"logged": 0}
+
+
 async def log(request: Request) -> Response:
     result = await get_activity_logger(request).log(
         "click", CustomActivityData(title="Apply now", value="cta")
     )
+    if result:
+        ANSWERED["logged"] += 1
     return PlainTextResponse(result.status.value, status_code=200 if result else 409)
 
 
@@ -85,6 +90,7 @@ async def stats(request: Request) -> Response:
             "callers_per_commit": statistics.mean(sizes) if sizes else 0,
             "commit_ms_p50": percentile(0.5),
             "commit_ms_p99": percentile(0.99),
+            "answered_logged": ANSWERED["logged"],
         }
     )
 

@@ -82,14 +82,22 @@ class Load:
 
 
 def wrk(
-    url: str, *, connections: int, seconds: int, threads: int = 2, lua: str | None = None
+    url: str,
+    *,
+    connections: int,
+    seconds: int,
+    threads: int = 2,
+    lua: str | None = None,
+    transcript: list[str] | None = None,
 ) -> Load:
-    """Drive ``url`` with wrk; ``lua`` is a wrk script (request(), headers, bodies)."""
+    """Drive ``url`` with wrk; ``lua`` is a wrk script (request(), headers, bodies). When the
+    script has its own done(), it must print the latency line itself (LATENCY_LINE)."""
     binary = shutil.which("wrk")
     if binary is None:
         sys.exit("wrk is not installed: apt-get install wrk")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write((lua or "") + LATENCY_REPORT)
+        has_done = lua is not None and "done = function" in lua
+        script.write((lua or "") + ("" if has_done else LATENCY_REPORT))
     try:
         output = subprocess.run(
             [binary, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
@@ -98,6 +106,8 @@ def wrk(
         ).stdout  # fmt: skip
     finally:
         os.unlink(script.name)
+    if transcript is not None:
+        transcript.append(output)
     found = re.search(r"Requests/sec:\s+([\d.]+)", output)
     report = re.search(r"KXT (\{.*\})", output)
     if found is None or report is None:
@@ -116,12 +126,11 @@ def wrk(
     )
 
 
-LATENCY_REPORT = """
-done = function(summary, latency, requests)
+LATENCY_LINE = """
   io.write(string.format('KXT {"p50": %d, "p99": %d}\\n',
     latency:percentile(50), latency:percentile(99)))
-end
 """
+LATENCY_REPORT = "\ndone = function(summary, latency, requests)" + LATENCY_LINE + "end\n"
 
 
 def lua_rotating_headers(
