@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,demo]'
 	@touch $@
 
-# The JS tools (esbuild, terser, biome), exactly as package-lock.json pins them; again whenever
+# The JS tools (esbuild, terser, biome, typescript), exactly as package-lock.json pins them; again whenever
 # package.json or the lock file is newer than the stamp.
 node: $(NODE_STAMP)
 
@@ -43,10 +43,12 @@ $(NODE_STAMP): package.json package-lock.json
 js: node
 	node js/build.mjs
 
-## JS unit tests (Node's test runner), and fail if a committed built file is stale.
+## JS unit tests (Node's test runner), kxt.d.ts checked against its uses, and fail if a
+## committed built file is stale.
 js-test: node
 	node js/build.mjs --check
 	node --test tests/js/
+	$(NODE_BIN)/tsc -p tests/js
 
 browser-setup: venv
 	@VENV=$(VENV) bash scripts/ensure-browser
