@@ -47,7 +47,7 @@ js: node
 ## committed built file is stale.
 js-test: node
 	node js/build.mjs --check
-	node --test tests/js/
+	node --test --test-reporter=spec tests/js/
 	$(NODE_BIN)/tsc -p tests/js
 
 browser-setup: venv
