@@ -21,7 +21,7 @@ export const newActivity = ({ type, value, title }) => ({
   type: text(type),
   value: text(value),
   title: text(title),
-  url: location.href,
+  url: document.URL,
   referrer: document.referrer,
 });
 

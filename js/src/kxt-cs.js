@@ -3,8 +3,8 @@
 // Loaded by the copy-paste snippet (cross_site_snippet / `kxt sites snippet`), which defines the
 // queue stub and then calls kxt('init', {mainSiteUrl}) and kxt('pagevisit').
 //
-// Commands: those of kxt.js, plus init and click {label} (as the reference has them). The main site's endpoints sit next to this script
-// (…/Kentico.Tracking/kxt-cs.js -> …/Kentico.Tracking/cross-site/).
+// Commands: those of kxt.js, plus init and click {label} (as the reference has them). The main
+// site's endpoints sit next to this script (…/Kentico.Tracking/kxt-cs.js -> …/cross-site/).
 //
 // Where it differs from kxt.js, because the visitor's cookies belong to another site:
 // - requests carry credentials (the main site's SameSite=None cookies identify the contact);

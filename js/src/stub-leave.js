@@ -2,8 +2,8 @@
 // before kxt.js has run (a link clicked while the async script still loads), the custom
 // activities still waiting in the queue go out as beacons, one each, and leave the queue (a page
 // restored from the back/forward cache must not send them twice). A queued consentrevoke wins:
-// then only the revocation is sent, as kxt.js would have done. Once kxt.js runs, the function has
-// no queue and this does nothing. KXT_FUNCTION_NAME and KXT_ENDPOINT (the browser endpoints'
+// then only the revocation is sent, as kxt.js would have done. Once kxt.js runs, it takes the
+// queue (leaving it empty) and this sends nothing. KXT_FUNCTION_NAME and KXT_ENDPOINT (the browser endpoints'
 // base) are replaced by JavaScript strings when the page is rendered.
 
 import { newActivity } from './activity.js';
@@ -14,15 +14,15 @@ const beacon = (path, body) => navigator.sendBeacon(KXT_ENDPOINT + path, JSON.st
 
 addEventListener('pagehide', () => {
   const queue = stub.q; // kxt.js empties it as it takes the calls
-  if (queue) {
-    stub.q = queue.some((call) => call[0] === 'consentrevoke')
-      ? beacon('/consent', { agree: false })
-        ? []
-        : queue
-      : queue.filter(
-          (call) =>
-            call[0] !== 'customactivity' ||
-            !beacon('/activities', { activities: [newActivity(call[1] || {})] }),
-        );
+  if (!queue) return;
+  if (queue.some((call) => call[0] === 'consentrevoke')) {
+    if (beacon('/consent', { agree: false })) stub.q = [];
+  } else {
+    // What stays queued: the other calls, and an activity whose beacon was refused.
+    stub.q = queue.filter(
+      (call) =>
+        call[0] !== 'customactivity' ||
+        !beacon('/activities', { activities: [newActivity(call[1] || {})] }),
+    );
   }
 });

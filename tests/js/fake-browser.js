@@ -112,6 +112,7 @@ export const fakePage = ({
       });
   }
   const document = {
+    URL: url,
     title,
     referrer,
     currentScript: null,
