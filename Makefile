@@ -7,12 +7,15 @@ DEMO_ARGS ?=
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.kxt-installed
 LINT_DIRS := $(wildcard src tests demo_site bench)
+NODE_BIN   := node_modules/.bin
+NODE_STAMP := node_modules/.kxt-installed
 
 .NOTPARALLEL:
-.PHONY: test demo venv browser-setup lint unit browser clean
+.PHONY: test demo venv node js js-test browser-setup lint unit browser clean
 
-## Everything CI runs: lint, typing, unit tests with coverage gate, then real-browser tests.
-test: lint unit browser
+## Everything CI runs: lint, typing, unit tests with coverage gate, JS unit tests and the check
+## that the built scripts match their sources, then real-browser tests.
+test: lint unit js-test browser
 
 ## Run the demo site (arguments via DEMO_ARGS="...").
 demo: venv
@@ -27,12 +30,33 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,demo]'
 	@touch $@
 
+# The JS tools (esbuild, terser, biome, typescript), exactly as package-lock.json pins them; again whenever
+# package.json or the lock file is newer than the stamp.
+node: $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20 or later"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## Rebuild the served scripts from js/src (commit the result: Python users need no Node).
+js: node
+	node js/build.mjs
+
+## JS unit tests (Node's test runner), kxt.d.ts checked against its uses, and fail if a
+## committed built file is stale.
+js-test: node
+	node js/build.mjs --check
+	node --test --test-reporter=spec tests/js/
+	$(NODE_BIN)/tsc -p tests/js
+
 browser-setup: venv
 	@VENV=$(VENV) bash scripts/ensure-browser
 
-lint: venv
+lint: venv node
 	$(BIN)/ruff check $(LINT_DIRS)
 	$(BIN)/mypy
+	$(NODE_BIN)/biome check
 
 unit: venv
 	$(BIN)/pytest -m "not browser" --cov --cov-report=term-missing:skip-covered \
@@ -42,6 +66,6 @@ browser: browser-setup
 	$(BIN)/pytest -m browser
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov test-results \
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov test-results \
 	  build dist src/*.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -12,7 +12,7 @@ from .activities import ActivitySource
 from .browser import log_page_activities, page_consent, serve_script
 from .intake import RULES
 from .logger import ActivityLogger
-from .script import TrackingScript, validate_function_name
+from .script import TrackingScript, built_script, fill, validate_function_name
 from .sites import Site, enabled_site_for_origin, normalize_origin
 from .web import RequestError, allow_methods, allow_origin, preflight, read_json
 
@@ -109,11 +109,14 @@ def cross_site_snippet(
     """
     main = normalize_origin(main_site_url)
     name = validate_function_name(logging_function_name)
+    # The loader is built from js/src/cross-site-snippet.js; the calls after it are the page's.
+    loader = fill(
+        built_script("cross-site-snippet.js"),
+        FUNCTION_NAME=name,
+        SCRIPT_URL=f"{main}{prefix}/kxt-cs.js",
+    )
     return (
-        "<script>\n"
-        "(function(w,d,n,u){w[n]=w[n]||function(){(w[n].q=w[n].q||[]).push(arguments)};"
-        "var s=d.createElement('script');s.async=true;s.src=u;s.setAttribute('data-fn',n);"
-        f"d.head.appendChild(s)}})(window,document,'{name}','{main}{prefix}/kxt-cs.js');\n"
+        f"<script>\n{loader}\n"
         f"{name}('init', {{mainSiteUrl: '{main}'}});\n"
         f"{name}('pagevisit');\n"
         "</script>"

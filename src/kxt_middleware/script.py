@@ -1,4 +1,4 @@
-"""The browser script: kxt.js minified and versioned, and the tag helper that puts it on a page."""
+"""The browser scripts built from js/src (versioned, gzipped), the inline stub, the tag helper."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import rjsmin  # type: ignore[import-untyped]
 from markupsafe import Markup, escape
 from starlette.requests import HTTPConnection
 
@@ -59,28 +58,49 @@ def validate_function_name(name: str) -> str:
     return name
 
 
-def _source(name: str) -> str:
+@cache
+def built_script(name: str) -> str:
+    """The built file ``name`` (kxt.js, kxt-cs.js, stub.js, ...): nothing is minified at run time.
+
+    ``node js/build.mjs`` builds them from js/src into js/dist; a wheel carries them as static/.
+    """
     packaged = resources.files("kxt_middleware") / "static" / name
     if packaged.is_file():
         return packaged.read_text("utf-8")
-    # A source checkout (editable install): the scripts live at the top of the repository.
-    checkout = Path(__file__).resolve().parents[2] / "js" / name
+    # A source checkout (editable install): the built files live at the top of the repository.
+    checkout = Path(__file__).resolve().parents[2] / "js" / "dist" / name
     if checkout.is_file():
         return checkout.read_text("utf-8")
     raise FileNotFoundError(f"{name} is missing from the installed package; reinstall it")
 
 
+_PLACEHOLDER = re.compile(r"\bKXT_[A-Z_]+\b")
+
+
+def js_string(value: str) -> str:
+    """``value`` as a JavaScript string literal that is safe inside an HTML <script> element."""
+    return json.dumps(value).replace("<", "\\u003c")
+
+
+def fill(template: str, **values: str) -> str:
+    """A built snippet whose placeholders ``KXT_<KEY>`` become the strings ``values[key]``."""
+    placeholders = set(_PLACEHOLDER.findall(template))
+    wanted = {f"KXT_{key}" for key in values}
+    if placeholders != wanted:
+        raise ValueError(f"the snippet takes {sorted(placeholders)}, not {sorted(wanted)}")
+    return _PLACEHOLDER.sub(lambda match: js_string(values[match[0][4:]]), template).strip()
+
+
 @dataclass(frozen=True)
 class TrackingScript:
-    """kxt.js as served: minified, gzipped, named by a hash of its content."""
+    """A script as served: the built file, gzipped, named by a hash of its content."""
 
     minified: bytes
 
     @classmethod
     def from_source(cls, source: str | None = None, *, name: str = "kxt.js") -> TrackingScript:
-        """Minify ``source`` (default: the packaged script ``name``)."""
-        minified: str = rjsmin.jsmin(_source(name) if source is None else source)
-        return cls(minified.encode("utf-8"))
+        """The built script ``name`` (or ``source`` as given): already minified by js/build.mjs."""
+        return cls((built_script(name) if source is None else source).encode("utf-8"))
 
     @cached_property
     def gzipped(self) -> bytes:
@@ -103,41 +123,17 @@ class TrackingScript:
         return "sha384-" + base64.b64encode(hashlib.sha384(self.minified).digest()).decode()
 
 
-# Added to the stub for a consenting visitor: if the page is left before kxt.js has run (a
-# link clicked while the async script still loads), the custom activities still waiting in the
-# stub's queue go out as beacons, 20 per request, and leave the queue (a page restored from the
-# back/forward cache must not send them twice). A queued consentrevoke wins: then only the
-# revocation is sent, as kxt.js would have done. Once kxt.js runs, the function has no queue and
-# this does nothing. $W$ is the function, $E$ the browser endpoints' base (a JSON string).
-_SEND_ON_LEAVE = (
-    'addEventListener("pagehide",function(){var f=$W$,q=f.q,a=[],k=[],c=crypto,n=navigator,'
-    's=function(v){return v==null?"":""+v},i;if(!q)return;for(i=0;i<q.length;i++)'
-    'if(q[i][0]=="consentrevoke"){n.sendBeacon($E$+"/consent",\'{"agree":false}\')&&(f.q=[]);'
-    "return}for(i=0;i<q.length;i++)"
-    'q[i][0]=="customactivity"?a.push({id:c.randomUUID?c.randomUUID():'
-    "([1e7]+-1e3+-4e3+-8e3+-1e11).replace(/[018]/g,function(d){return(d^c.getRandomValues("
-    "new Uint8Array(1))[0]&15>>d/4).toString(16)}),type:s((q[i][1]||{}).type),"
-    "value:s((q[i][1]||{}).value),title:s((q[i][1]||{}).title),url:location.href,"
-    "referrer:document.referrer}):k.push(q[i]);for(i=0;i<a.length;i+=20)"
-    'if(!n.sendBeacon($E$+"/activities",JSON.stringify({activities:a.slice(i,i+20)})))return;'
-    "f.q=k});"
-)
-
-
 def stub(function_name: str, *, send_on_leave: str | None = None) -> str:
-    """The inline queue stub: calls made before the script loads wait in ``name.q``.
+    """The inline queue stub (js/src/stub.js): calls made before the script loads wait in ``.q``.
 
     With ``send_on_leave`` (the browser endpoints' base, ``{prefix}/browser``), custom activities
     still queued when the page is left before the script ran are sent as beacons (for
-    consenting visitors), or only the revocation if one is queued.
+    consenting visitors), or only the revocation if one is queued (js/src/stub-leave.js).
     """
     name = validate_function_name(function_name)
-    w = f"window.{name}"
-    queue = f"{w}={w}||function(){{({w}.q={w}.q||[]).push(arguments)}};"
     if send_on_leave is None:
-        return queue
-    endpoint = json.dumps(send_on_leave).replace("</", "<\\/")
-    return queue + _SEND_ON_LEAVE.replace("$W$", w).replace("$E$", endpoint)
+        return fill(built_script("stub.js"), FUNCTION_NAME=name)
+    return fill(built_script("stub-leave.js"), FUNCTION_NAME=name, ENDPOINT=send_on_leave)
 
 
 def _attributes(**values: Any) -> str:

@@ -135,26 +135,43 @@ class Watch:
 
     requests: list[Request] = field(default_factory=list)
     responses: list[Response] = field(default_factory=list)
+    ended: list[Request] = field(default_factory=list)  # finished or failed
     console: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @classmethod
     def attach(cls, page: Page) -> Watch:
+        """Watch ``page`` from its next navigation on (and count its requests: ``settle``)."""
         watch = cls()
+        page.add_init_script(COUNT_REQUESTS)
+
+        def tracked(url: str) -> bool:
+            return f"{PREFIX}/browser/" in url or f"{PREFIX}/cross-site/" in url
 
         def on_request(request: Request) -> None:
-            if f"{PREFIX}/browser/" in request.url:
+            if tracked(request.url):
                 watch.requests.append(request)
 
         def on_response(response: Response) -> None:
-            if f"{PREFIX}/browser/" in response.url:
+            if tracked(response.url):
                 watch.responses.append(response)
+
+        def on_end(request: Request) -> None:
+            if tracked(request.url):
+                watch.ended.append(request)
 
         page.on("request", on_request)
         page.on("response", on_response)
+        page.on("requestfinished", on_end)
+        page.on("requestfailed", on_end)
         page.on("console", lambda message: watch.console.append(message.text))
         page.on("pageerror", lambda error: watch.errors.append(str(error)))
         return watch
+
+    def clear(self) -> None:
+        """Forget what was seen (settle the page first, or late events count afterwards)."""
+        for seen in (self.requests, self.responses, self.ended, self.console, self.errors):
+            seen.clear()
 
     def sent(self, path: str = ACTIVITIES) -> list[Request]:
         """The requests sent to ``path`` (the activities endpoint by default), in order."""
@@ -170,6 +187,60 @@ class Watch:
 
     def csp_violations(self) -> list[str]:
         return [text for text in self.console if "Content Security Policy" in text]
+
+
+# Counts the tracking requests the page starts (fetch and sendBeacon to the middleware's
+# endpoints) and those it is done with: a fetch once the script has read its answer (or the fetch
+# failed), a beacon at once (it has no answer). The scripts send only when called or answered:
+# equal counts, seen from a later task, mean nothing more will go out.
+COUNT_REQUESTS = """
+(() => {
+  const tracked = (url) => /[/]Kentico[.]Tracking[/](browser|cross-site)[/]/.test(String(url));
+  const counts = (window.__kxtRequests = {started: 0, finished: 0});
+  const done = () => { counts.finished += 1; };
+  const fetch = window.fetch;
+  if (fetch) {
+    window.fetch = function (url) {
+      const sent = fetch.apply(this, arguments);
+      if (!tracked(url)) return sent;
+      counts.started += 1;
+      return sent.then((response) => {
+        const json = response.json;
+        response.json = () => json.call(response).finally(done);
+        return response;
+      }, (error) => { done(); throw error; });
+    };
+  }
+  const beacon = navigator.sendBeacon;
+  navigator.sendBeacon = function (url) {
+    if (tracked(url)) { counts.started += 1; done(); }
+    return beacon.apply(this, arguments);
+  };
+})();
+"""
+
+
+def pump_until(page: Page, check: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait in the page until ``check()`` (Playwright delivers events and runs route handlers
+    only while it waits: never time.sleep here)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        page.wait_for_timeout(10)
+
+
+def settle(page: Page, watch: Watch | None = None) -> int:
+    """Wait until the page's tracking script is idle: every request it started is over and its
+    answer handled (and, with ``watch``, Playwright saw each one end: beacons too, so the server
+    has answered them all). Returns how many the page started.
+
+    No fixed sleep: a test may then assert that nothing more was sent or stored.
+    """
+    page.wait_for_function("() => window.__kxtRequests.started === window.__kxtRequests.finished")
+    started: int = page.evaluate("window.__kxtRequests.started")
+    if watch is not None:
+        pump_until(page, lambda: len(watch.ended) >= started)
+    return started
 
 
 # Counts JSON answers the page has finished reading (kxt.js reads every answer with .json()).

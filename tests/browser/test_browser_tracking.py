@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -36,7 +35,9 @@ from .pages import (
     Watch,
     document,
     html_page,
+    pump_until,
     recorded_sends,
+    settle,
     stored,
     tracking_app,
     wait_for_stored,
@@ -69,11 +70,6 @@ CTA_BUTTON = f'<button id="cta" onclick="{CTA_CALL}">Get a loan</button>'
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
-def settle(page: Page) -> None:
-    """Give a stray request the time to show up (short: requests go out synchronously)."""
-    page.wait_for_timeout(150)
-
-
 def test_cta_click_logs_one_activity(
     page: Page, serve: Serve, tmp_path: Path, artifacts_dir: Path
 ) -> None:
@@ -101,7 +97,7 @@ def test_cta_click_logs_one_activity(
     assert row.url == base + "/cta"
     assert row.referrer == ""  # typed in the address bar: no referrer
     assert UUID4.fullmatch(row.id)
-    settle(page)
+    settle(page, watch)
     assert stored(database) == [row]
 
     # One CORS-simple request: text/plain JSON, answered with the result and the level.
@@ -187,7 +183,7 @@ def test_two_tags_with_different_names_both_log(page: Page, serve: Serve, tmp_pa
     rows = wait_for_stored(database, 2)
     assert sorted(row.value for row in rows) == ["one", "two"]
     assert {row.type for row in rows} == {"custom_cta"}
-    settle(page)
+    settle(page, watch)
     assert sorted(watch.sent_values()) == ["one", "two"]
     assert watch.errors == []
 
@@ -212,9 +208,7 @@ def test_calls_before_the_script_loads_are_queued_then_replayed(
     page.goto(base + "/", wait_until="domcontentloaded")
     page.click("#cta")
     assert page.evaluate("[window.__stubbed, kxt.q.length]") == [True, 2]
-    deadline = time.monotonic() + 5
-    while not held and time.monotonic() < deadline:
-        page.wait_for_timeout(10)
+    pump_until(page, lambda: bool(held))
     assert stored(database) == []
 
     held[0].continue_()
@@ -229,7 +223,7 @@ def test_calls_before_the_script_loads_are_queued_then_replayed(
     assert rows[2].title == "In head"
     assert page.evaluate("kxt.q === undefined && typeof kxt")
     # Calls made together go out together, in one request.
-    settle(page)
+    settle(page, watch)
     [request] = watch.sent()
     assert [a["type"] for a in request.post_data_json["activities"]] == ["pagevisit"] + [
         "custom_cta"
@@ -303,10 +297,10 @@ def test_a_click_before_the_script_loaded_is_sent_when_the_page_is_left(
     assert [(r.type, r.value, r.title, r.url, r.source) for r in rows] == [
         ("custom_cta", "early", "Early", base + "/early", "browser")
     ]
+    # Sent once: the page records each send before it goes (kxt.js never arrived to send more).
     sends = recorded_sends(page)
     assert [send["how"] for send in sends] == ["beacon"]
-    page.wait_for_timeout(300)
-    assert len(stored(database)) == 1  # sent once
+    assert len(stored(database)) == 1
 
 
 def test_a_revoke_queued_before_the_script_loaded_wins_when_the_page_is_left(
@@ -333,9 +327,7 @@ def test_a_revoke_queued_before_the_script_loaded_wins_when_the_page_is_left(
         page.goto(base + "/early", wait_until="domcontentloaded")
         page.click("#go")
         page.wait_for_url(base + "/next", wait_until="domcontentloaded")
-        deadline = time.monotonic() + 5
-        while stored(database) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        pump_until(page, lambda: not stored(database))  # the revocation erased "earlier"
     finally:
         page.unroute("**/kxt.*.js")
     # Only the revocation went out: the contact and its activities are erased, nothing else
@@ -359,7 +351,7 @@ def test_without_consent_nothing_is_sent_until_the_visitor_agrees(
     held = 25  # more than the server takes in one request (20)
     for _ in range(held):
         page.click("#cta")
-    settle(page)
+    settle(page, watch)
     assert watch.sent() == []
     assert stored(database) == []
 
@@ -373,7 +365,7 @@ def test_without_consent_nothing_is_sent_until_the_visitor_agrees(
     assert rows[0].title == "Held"
     assert [row.value for row in rows[2:]] == [f"c{n}" for n in range(1, held + 1)]
     # 20 activities at most per request (the server's limit), one batch after the other.
-    settle(page)
+    settle(page, watch)
     assert [len(r.post_data_json["activities"]) for r in watch.sent()] == [20, held + 1 - 20]
     assert watch.requests[0].url.endswith(CONSENT)  # nothing went out before consent
 
@@ -401,7 +393,7 @@ def test_batches_stay_under_the_keepalive_limit_with_long_urls(
     rows = wait_for_stored(database, held + 2)
     assert [row.value for row in rows[2:]] == [f"c{n}" for n in range(1, held + 1)]
     assert {row.url for row in rows} == {long_url}
-    settle(page)
+    settle(page, watch)
     sizes = [len((r.post_data or "").encode()) for r in watch.sent()]
     counts = [len(json.loads(r.post_data or "")["activities"]) for r in watch.sent()]
     assert all(size < 60_000 for size in sizes), sizes
@@ -434,10 +426,7 @@ def test_a_failed_batch_does_not_stop_the_next_ones(
     page.route(f"**{ACTIVITIES}", fail_first)
     page.evaluate("kxt('consentagree')")
 
-    # (route handlers run only while Playwright waits: wait in the page, not in time.sleep)
-    deadline = time.monotonic() + 5
-    while len(stored(database)) < held - 20 and time.monotonic() < deadline:
-        page.wait_for_timeout(20)
+    pump_until(page, lambda: len(stored(database)) >= held - 20)
     rows = stored(database)
     assert [row.value for row in rows] == [f"c{n}" for n in range(21, held + 1)]
     page.wait_for_function("__errors.length > 0")
@@ -445,7 +434,7 @@ def test_a_failed_batch_does_not_stop_the_next_ones(
     assert name == "error_bad_response"
     assert detail == {"status": 500, "body": {"error": "internal", "detail": "down for a moment"}}
     assert len(json.loads(failed[0])["activities"]) == 20
-    settle(page)
+    settle(page, watch)
     assert len(watch.sent()) == 2 and len(stored(database)) == held - 20
 
 
@@ -462,9 +451,7 @@ def test_a_late_answer_does_not_switch_tracking_back_on_after_a_revoke(
 
     page.route(f"**{ACTIVITIES}", answer_late)
     page.click("#cta")
-    deadline = time.monotonic() + 5
-    while not late and time.monotonic() < deadline:
-        page.wait_for_timeout(10)
+    pump_until(page, lambda: bool(late))
     with page.expect_response(lambda r: r.url.endswith(CONSENT)) as revoke:
         page.evaluate("kxt('consentrevoke')")
     assert revoke.value.json()["level"] < 200
@@ -476,7 +463,7 @@ def test_a_late_answer_does_not_switch_tracking_back_on_after_a_revoke(
     page.wait_for_function("window.__jsonReads >= 2")  # kxt.js has read it
 
     page.click("#cta")  # after the revoke: held in the page, not sent
-    settle(page)
+    settle(page, watch)
     assert len(watch.sent()) == 1
     page.unroute(f"**{ACTIVITIES}")
     assert stored(database) == []  # the revoke erased the contact and its activity
@@ -496,13 +483,13 @@ def test_revoking_consent_drops_held_calls(page: Page, serve: Serve, tmp_path: P
     with page.expect_response(lambda r: r.url.endswith(CONSENT)) as agree:
         page.evaluate("kxt('consentagree')")
     assert agree.value.json() == {"level": 1000}
-    settle(page)
+    settle(page, watch)
     assert watch.sent() == []  # what was held before the revocation is gone
 
     page.evaluate("kxt('customactivity', {type: 'custom_cta', value: 'after'})")
     [row] = wait_for_stored(database, 1)
     assert (row.type, row.value) == ("custom_cta", "after")
-    settle(page)
+    settle(page, watch)
     assert watch.sent_values() == ["after"]
     assert len(stored(database)) == 1
 
@@ -514,6 +501,7 @@ def test_page_visits_and_the_landing_page(page: Page, serve: Serve, tmp_path: Pa
         Route("/second", html_page("second", title="Second")),
     ]
     base = serve(tracking_app(database, routes))
+    watch = Watch.attach(page)
     page.goto(base + "/agree")
     page.goto(base + "/first")
     rows = wait_for_stored(database, 2)
@@ -533,7 +521,7 @@ def test_page_visits_and_the_landing_page(page: Page, serve: Serve, tmp_path: Pa
     assert rows[2].referrer == base + "/first"
     assert {row.source for row in rows} == {"browser"}
     assert len({row.contact for row in rows}) == 1
-    settle(page)
+    settle(page, watch)
     assert len(stored(database)) == 3
 
 
@@ -542,7 +530,7 @@ def test_no_page_visit_when_turned_off(page: Page, serve: Serve, tmp_path: Path)
     watch = consenting_cta_page(page, serve, database)
     page.click("#cta")
     rows = wait_for_stored(database, 1)
-    settle(page)
+    settle(page, watch)
     assert [row.type for row in stored(database)] == ["custom_cta"] == [r.type for r in rows]
     assert len(watch.sent()) == 1
 
@@ -559,7 +547,7 @@ def test_custom_activities_turned_off_are_a_no_op(page: Page, serve: Serve, tmp_
     page.click("#cta")
     page.evaluate("kxt('pagevisit')")  # a marker sent after the click
     wait_for_stored(database, 2, type="pagevisit")
-    settle(page)
+    settle(page, watch)
     assert [row.type for row in stored(database)] == ["pagevisit", "landingpage", "pagevisit"]
     assert [a["type"] for r in watch.sent() for a in r.post_data_json["activities"]] == [
         "pagevisit",
@@ -691,7 +679,7 @@ def test_no_inline_mode_under_a_strict_csp(page: Page, serve: Serve, tmp_path: P
     ]
     assert rows[0].title == "Strict"
     assert page.evaluate("window.__violations") == []
-    settle(page)
+    settle(page, watch)
     assert watch.csp_violations() == []
     assert watch.errors == []
 
@@ -720,7 +708,7 @@ def test_nonce_mode_under_a_nonce_csp(page: Page, serve: Serve, tmp_path: Path) 
         ("custom_cta", "nonce"),
     ]
     assert page.evaluate("window.__violations") == []
-    settle(page)
+    settle(page, watch)
     assert watch.csp_violations() == []
     assert watch.errors == []
 
@@ -777,16 +765,14 @@ def test_a_network_failure_is_reported_as_error_other(
     page.wait_for_function("__errors.length > 0")
     assert page.evaluate("__errors") == ["error_other"]
     # the beacon retry still went out (and failed too: nothing answers)
-    deadline = time.monotonic() + 5
-    while len(watch.sent()) < 2 and time.monotonic() < deadline:
-        page.wait_for_timeout(20)
+    settle(page, watch)
     assert [request.resource_type for request in watch.sent()] == ["fetch", "ping"]
     assert stored(database) == []
 
     page.unroute(f"**{ACTIVITIES}")  # answering again: the next click arrives, without error
     page.click("#cta")
     wait_for_stored(database, 1)
-    settle(page)
+    settle(page, watch)
     assert page.evaluate("__errors") == ["error_other"]
 
 
@@ -812,16 +798,12 @@ def test_a_failed_fetch_is_retried_once_as_a_beacon(
     watch = consenting_cta_page(page, serve, database, FETCH_REJECTS_ONCE)
     page.click("#cta")
 
-    deadline = time.monotonic() + 5
-    while len(watch.sent()) < 2 and time.monotonic() < deadline:
-        page.wait_for_timeout(20)
+    settle(page, watch)
     fetched, beacon = watch.sent()
     assert fetched.resource_type == "fetch" and beacon.resource_type == "ping"
     assert beacon.post_data == fetched.post_data  # same activity id
     assert beacon.headers["content-type"] == "text/plain;charset=UTF-8"
-    deadline = time.monotonic() + 5
-    while len(watch.responses) < 2 and time.monotonic() < deadline:
-        page.wait_for_timeout(20)
+    pump_until(page, lambda: len(watch.responses) >= 2)  # the beacon's answer too
     [row] = stored(database)  # the server stored the id once
     assert row.value == "btnCTA"
 

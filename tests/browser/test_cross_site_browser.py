@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import trustme
-from playwright.sync_api import APIResponse, Browser, BrowserContext, Page, Route
+from playwright.sync_api import APIResponse, Browser, BrowserContext, Route
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -28,7 +28,7 @@ from kxt_middleware import (
 from kxt_middleware.sites import Site, add_site
 
 from ..helpers import stored
-from .pages import COUNT_JSON_READS
+from .pages import COUNT_JSON_READS, Watch, pump_until, settle
 
 
 @pytest.fixture
@@ -115,10 +115,11 @@ def test_external_site_logs_for_the_main_sites_contact(
 ) -> None:
     database, main, shop, rogue = sites
     page = third_party_cookie_context.new_page()
+    watch = Watch.attach(page)
     page.goto(shop)
     page.wait_for_function("typeof kxt === 'function' && !kxt.q")
     page.click("#buy")  # held in the page: the visitor has not agreed yet
-    page.wait_for_timeout(300)
+    assert settle(page, watch) == 1  # init only
     assert rows(database) == []
     page.click("#agree")
     wait_for(lambda: len(rows(database)) >= 3)
@@ -132,6 +133,8 @@ def test_external_site_logs_for_the_main_sites_contact(
     ]
     assert page.evaluate("window.errors") == []
     page.screenshot(path=str(artifacts_dir / "shop.png"))
+    settle(page, watch)
+    watch.clear()
     # the consent given on the shop applies on the main site: one cookie, one contact
     page.goto(main)
     assert page.inner_text("#level") == "1000"
@@ -141,7 +144,7 @@ def test_external_site_logs_for_the_main_sites_contact(
     page.wait_for_function("window.errors.length > 0")
     page.click("#agree")
     page.click("#cta")
-    page.wait_for_timeout(500)
+    settle(page, watch)  # every request the rogue page sent has been answered
     assert len(rows(database)) == 4
     assert set(page.evaluate("window.errors")) == {"error_other"}
 
@@ -169,10 +172,11 @@ def test_a_late_answer_does_not_switch_tracking_back_on_after_a_revoke(
     database, _, shop, _ = sites
     page = third_party_cookie_context.new_page()
     page.add_init_script(COUNT_JSON_READS)
+    watch = Watch.attach(page)
     page.goto(shop)
     page.wait_for_function("typeof kxt === 'function' && !kxt.q")
     page.click("#agree")
-    wait_for_pumping(page, lambda: len(rows(database)) >= 2)  # the page visit, landing page
+    pump_until(page, lambda: len(rows(database)) >= 2)  # the page visit, landing page
     reads = page.evaluate("window.__jsonReads")
     late: list[tuple[Route, APIResponse]] = []
     sent: list[str] = []
@@ -184,7 +188,7 @@ def test_a_late_answer_does_not_switch_tracking_back_on_after_a_revoke(
 
     page.route("**/cross-site/activities", answer_late)
     page.click("#buy")
-    wait_for_pumping(page, lambda: bool(late))
+    pump_until(page, lambda: bool(late))
     with page.expect_response(lambda r: r.url.endswith("/cross-site/consent")) as revoke:
         page.evaluate("kxt('consentrevoke')")
     assert revoke.value.json()["level"] < 200
@@ -194,16 +198,9 @@ def test_a_late_answer_does_not_switch_tracking_back_on_after_a_revoke(
     route.fulfill(response=answer)
     page.wait_for_function(f"window.__jsonReads >= {reads + 2}")  # kxt-cs.js has read it
 
-    page.click("#cta")  # after the revoke: dropped, not sent
-    page.wait_for_timeout(300)
+    page.click("#cta")  # after the revoke: held in the page, not sent
+    settle(page, watch)
     assert len(sent) == 1
     assert page.evaluate("window.errors") == []
     page.unroute("**/cross-site/activities")
 
-
-def wait_for_pumping(page: Page, check: Callable[[], bool], seconds: float = 5.0) -> None:
-    """Like wait_for, but waits in the page, so that route handlers run meanwhile."""
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        page.wait_for_timeout(20)

@@ -1,0 +1,1 @@
+(()=>{var n,e=KXT_FUNCTION_NAME,d=document.createElement("script");n=e,window[n]=window[n]||function n(){(n.q=n.q||[]).push(arguments)},d.async=!0,d.src=KXT_SCRIPT_URL,d.dataset.fn=e,document.head.appendChild(d)})();
