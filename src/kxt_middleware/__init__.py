@@ -27,7 +27,7 @@ from .groups import (
     UnknownContactGroupError,
     install_contact_groups,
 )
-from .logger import ActivityLogger, get_activity_logger
+from .logger import ActivityLogger
 from .middleware import ActivityTrackingMiddleware
 from .origin import is_cross_site_request
 from .personalization import (
@@ -37,15 +37,16 @@ from .personalization import (
     is_in_contact_group,
     register_personalization,
 )
-from .script import activity_logging_script, add_to_templates
-from .storage import ActivityStore, Store, open_store
-from .visitor import (
-    Contact,
+from .request_state import (
+    get_activity_logger,
     get_cookie_level,
     get_current_contact,
     has_chosen_cookie_level,
     set_cookie_level,
 )
+from .script_tag import activity_logging_script, add_to_templates
+from .storage import ActivityStore, Store, open_store
+from .visitor import Contact
 
 __all__ = [
     "Activity",

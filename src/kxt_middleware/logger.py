@@ -2,35 +2,28 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
 from .activities import ActivitySource, CustomActivityData, LogResult, NewActivity
 from .tracking import ActivityTracker
-from .visitor import Visitor, tracking_logger
-
-if TYPE_CHECKING:
-    from .browser import BrowserTracking
+from .visitor import Visitor
 
 
 class ActivityLogger:
     """Logs activities for the contact of one request, from server code."""
 
-    __slots__ = ("tracker", "visitor", "scope", "browser", "finished")
+    __slots__ = ("tracker", "visitor", "scope", "finished")
 
     def __init__(
         self,
         tracker: ActivityTracker,
         visitor: Visitor,
         scope: Scope,
-        browser: BrowserTracking | None = None,
     ) -> None:
         self.tracker = tracker
         self.visitor = visitor
         self.scope = scope
-        self.browser = browser
         self.finished = False
 
     @property
@@ -65,8 +58,3 @@ class ActivityLogger:
         )
         [result] = await self.tracker.log_for_visitor(self.visitor, [activity])
         return result
-
-
-def get_activity_logger(request: HTTPConnection) -> ActivityLogger:
-    """The activity logger of this request's visitor."""
-    return tracking_logger(request, "log activities")

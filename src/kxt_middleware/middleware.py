@@ -18,10 +18,11 @@ from .errors import StoreOverloadedError
 from .groups import ContactGroup, install_contact_groups
 from .headless import HeadlessApi, allowed_origins
 from .logger import ActivityLogger
+from .request_state import SCOPE_KEY, RequestState
 from .script import TrackingScript
 from .storage import Store, Synchronous, open_store
 from .tracking import ActivityTracker
-from .visitor import SCOPE_KEY, Visitor, VisitorCookies
+from .visitor import Visitor, VisitorCookies
 from .web import overloaded
 
 ONE_YEAR = 365 * 24 * 60 * 60
@@ -129,8 +130,8 @@ class ActivityTrackingMiddleware:
 
         visitor = Visitor(self.cookies, scope)
         # Everything below is lazy: a request that does not track pays for two small objects.
-        logger = ActivityLogger(self.tracker, visitor, scope, self.browser)
-        scope[SCOPE_KEY] = logger
+        logger = ActivityLogger(self.tracker, visitor, scope)
+        scope[SCOPE_KEY] = RequestState(visitor, logger, self.prefix, self.browser.script)
 
         async def send_with_cookies(message: Message) -> None:
             if message["type"] in ("http.response.start", "websocket.accept"):

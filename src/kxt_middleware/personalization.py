@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import HTTPConnection
 
 from .groups import groups_of_contact
-from .visitor import tracking_logger
+from .request_state import request_state
 
 if TYPE_CHECKING:
     from starlette.templating import Jinja2Templates
@@ -22,11 +22,11 @@ async def contact_groups(request: HTTPConnection) -> frozenset[str]:
     The answer is also kept for this request, for the Jinja2 globals added by
     :func:`register_personalization`.
     """
-    logger = tracking_logger(request, "personalize content by contact group")
-    contact = logger.visitor.contact(create=False)
+    state = request_state(request, "personalize content by contact group")
+    contact = state.visitor.contact(create=False)
     groups: frozenset[str] = frozenset()
     if contact is not None:
-        found = await groups_of_contact(logger.tracker.store, contact.guid)
+        found = await groups_of_contact(state.logger.tracker.store, contact.guid)
         groups = frozenset(code.lower() for code in found)
     request.scope[SCOPE_KEY] = groups
     return groups

@@ -1,4 +1,4 @@
-"""The browser scripts built from js/src (versioned, gzipped), the inline stub, the tag helper."""
+"""The browser scripts built from js/src (versioned, gzipped) and the inline stub."""
 
 from __future__ import annotations
 
@@ -11,12 +11,6 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from markupsafe import Markup, escape
-from starlette.requests import HTTPConnection
-
-from .visitor import tracking_logger
 
 # ECMAScript reserved words that keyword.kwlist (Python's) does not cover.
 _JS_RESERVED = frozenset(
@@ -134,62 +128,3 @@ def stub(function_name: str, *, send_on_leave: str | None = None) -> str:
     if send_on_leave is None:
         return fill(built_script("stub.js"), FUNCTION_NAME=name)
     return fill(built_script("stub-leave.js"), FUNCTION_NAME=name, ENDPOINT=send_on_leave)
-
-
-def _attributes(**values: Any) -> str:
-    return "".join(
-        f' {name.replace("_", "-")}="{escape(value)}"'
-        for name, value in values.items()
-        if value is not None
-    )
-
-
-def activity_logging_script(
-    request: HTTPConnection,
-    *,
-    log_page_visit: bool = True,
-    log_custom_activity: bool = True,
-    logging_function_name: str = "kxt",
-    nonce: str | None = None,
-    inline: bool = True,
-    integrity: bool = False,
-) -> Markup:
-    """The ``<script>`` tags that load kxt.js; put them at the end of ``<head>``.
-
-    ``logging_function_name`` renames the global function (for pages where another script owns
-    ``kxt``). With ``nonce`` every script tag carries it (strict CSP); ``inline=False`` emits no
-    inline script at all (the external one then runs synchronously, so later scripts can call the
-    function at once). ``integrity=True`` adds a Subresource Integrity hash.
-    """
-    name = validate_function_name(logging_function_name)
-    logger = tracking_logger(request, "render the activity logging script")
-    browser = logger.browser
-    assert browser is not None, "the activity logging script needs the middleware's endpoints"
-    base = request.scope.get("root_path", "") + browser.prefix
-    external = _attributes(
-        src=f"{base}/{browser.script.filename}",
-        data_fn=name,
-        data_endpoint=f"{base}/browser",
-        data_level=int(logger.visitor.level),
-        data_pv=int(log_page_visit),
-        data_ca=int(log_custom_activity),
-        nonce=nonce,
-        integrity=browser.script.integrity if integrity else None,
-        crossorigin="anonymous" if integrity else None,
-    )
-    if not inline:
-        return Markup(f"<script{external}></script>")
-    # The stub sends what waits in its queue if the page is left before kxt.js has run; only
-    # for a visitor who consents (nothing is ever sent below Visitor).
-    leave = (
-        f"{base}/browser" if log_custom_activity and logger.visitor.level.allows_tracking else None
-    )
-    return Markup(
-        f"<script{_attributes(nonce=nonce)}>{stub(name, send_on_leave=leave)}</script>"
-        f"<script async{external}></script>"
-    )
-
-
-def add_to_templates(templates: Any) -> None:
-    """Make ``activity_logging_script(request, ...)`` a global of a Jinja2Templates instance."""
-    templates.env.globals["activity_logging_script"] = activity_logging_script

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
 from .cookie_level import CookieLevel
 from .cookies import SignedCookie
-from .errors import MiddlewareNotInstalledError, NoRequestContextError
-
-if TYPE_CHECKING:
-    from .logger import ActivityLogger
-
-SCOPE_KEY = "kxt"
+from .errors import NoRequestContextError
 
 
 @dataclass(frozen=True)
@@ -211,34 +205,3 @@ def _is_guid(text: str) -> bool:
         return uuid.UUID(text).hex == text
     except ValueError:
         return False
-
-
-def tracking_logger(connection: HTTPConnection, purpose: str) -> ActivityLogger:
-    """The request's logger; MiddlewareNotInstalledError saying how to install the middleware."""
-    logger: ActivityLogger | None = connection.scope.get(SCOPE_KEY)
-    if logger is None:
-        raise MiddlewareNotInstalledError(
-            f"ActivityTrackingMiddleware must be installed to {purpose}: add "
-            "Middleware(ActivityTrackingMiddleware, secret_key=...) to the app's middleware"
-        )
-    return logger
-
-
-def get_cookie_level(request: HTTPConnection) -> CookieLevel:
-    """The cookie level of the visitor making this request."""
-    return tracking_logger(request, "read the cookie level").visitor.level
-
-
-def has_chosen_cookie_level(request: HTTPConnection) -> bool:
-    """True when the visitor chose a level (accepted or declined), False while on the default."""
-    return tracking_logger(request, "know whether the visitor chose").visitor.has_chosen
-
-
-def set_cookie_level(request: HTTPConnection, level: CookieLevel | int | str) -> CookieLevel:
-    """Change the visitor's cookie level; below Visitor the contact cookie is deleted."""
-    return tracking_logger(request, "set the cookie level").visitor.set_level(level)
-
-
-def get_current_contact(request: HTTPConnection) -> Contact | None:
-    """The visitor's contact (created on first need), or None below the Visitor level."""
-    return tracking_logger(request, "know the current contact").visitor.contact()
