@@ -1,0 +1,293 @@
+"""The PostgreSQL writer: ONE task per process owns the write connection and commits whatever
+is waiting in one transaction.
+
+Callers queue jobs and await a future. The writer takes every job waiting (up to
+``max_batch``) and runs one transaction with few round trips, whatever the batch's size: the
+contacts' locks and the catalog version, the erased and consent checks, the contacts, the
+activities (``INSERT … SELECT … FROM unnest(…)``), the contact-group re-evaluation, COMMIT.
+Many processes each run their own writer against one server: what must hold across them (an
+activity id stored once, an erased contact never back, a disabled type refused) is enforced by
+the database itself (unique keys, advisory locks, a version row), not by this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ...activities import LogResult, LogStatus, NewActivity
+from ...activity_types import ActivityType
+from ...errors import StoreError
+from ...groups import ContactGroup
+from ..records import WriterStats
+from . import activities as sql
+from . import groups as group_sql
+from .connection import DriverErrors, database_error
+
+log = logging.getLogger("kxt_middleware")
+
+WriteFunction = Callable[[Any], Awaitable[Any]]
+_NOT_RUN = object()
+
+
+@dataclass
+class ActivitiesJob:
+    """One caller's activities for one contact, waiting for the writer."""
+
+    future: asyncio.Future[Any]
+    contact: str
+    activities: Sequence[NewActivity]
+    created: datetime
+    consent: str | None = None
+
+
+@dataclass
+class FunctionJob:
+    """One caller's other write (a coroutine function of the connection), waiting."""
+
+    future: asyncio.Future[Any]
+    function: WriteFunction
+
+
+Job = ActivitiesJob | FunctionJob
+
+
+@dataclass
+class Pending:
+    """An activities job whose rows passed the type check, before the insert."""
+
+    index: int
+    job: ActivitiesJob
+    results: list[LogResult]
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+class Writer:
+    """Group commit on one connection; see the module docstring."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[Any]],
+        connection: Any,
+        *,
+        max_pending: int,
+        max_batch: int,
+        clock: Callable[[], datetime],
+        stats: WriterStats,
+    ) -> None:
+        self.max_pending = max_pending
+        self.pending = 0
+        self._connect = connect
+        self._connection = connection
+        self._max_batch = max_batch
+        self._clock = clock
+        self._stats = stats
+        self._types: dict[str, ActivityType] = {}
+        self._groups: list[tuple[int, ContactGroup]] = []
+        self._version = -1
+        self._jobs: collections.deque[Job] = collections.deque()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="kxt-writer")
+
+    def submit(self, job: Job) -> None:
+        """Queue ``job``; QueueFull when ``max_pending`` jobs wait."""
+        if self.pending >= self.max_pending:
+            raise asyncio.QueueFull
+        self.pending += 1
+        self._jobs.append(job)
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Commit every job queued before this call, then close the connection."""
+        self._stopping = True
+        self._wake.set()
+        try:
+            await self._task
+        finally:
+            await self._connection.close()
+
+    async def _run(self) -> None:
+        while self._jobs or not self._stopping:
+            if not self._jobs:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            size = min(len(self._jobs), self._max_batch)
+            await self._commit([self._jobs.popleft() for _ in range(size)])
+
+    async def _commit(self, batch: list[Job]) -> None:
+        """Run the batch's transaction and hand every caller its outcome."""
+        try:
+            if self._connection.is_closed():  # the server went away: try a new connection
+                self._connection = await self._connect()
+            outcomes, stored, seconds = await self._transaction(self._connection, batch)
+        except Exception as exc:  # the whole transaction failed: every caller hears why
+            self._stats.failed_commits += 1
+            error = StoreError(f"the activity database could not commit: {exc}")
+            error.__cause__ = exc
+            outcomes, stored, seconds = [(False, error)] * len(batch), -1, 0.0
+        if stored >= 0:
+            self._stats.record(len(batch), stored, seconds)
+        self.pending = max(0, self.pending - len(batch))
+        for job, (ok, value) in zip(batch, outcomes, strict=True):
+            if job.future.done():  # the caller was cancelled; its write is committed anyway
+                continue
+            if ok:
+                job.future.set_result(value)
+            elif isinstance(value, DriverErrors):
+                job.future.set_exception(database_error(value))
+            else:
+                job.future.set_exception(value)
+
+    async def _transaction(
+        self, connection: Any, batch: list[Job]
+    ) -> tuple[list[tuple[bool, Any]], int, float]:
+        started = time.perf_counter()
+        outcomes: list[tuple[bool, Any]] = [(False, _NOT_RUN)] * len(batch)
+        pending: list[Pending] = []
+        touched: set[int] = set()
+        stored = 0
+        try:
+            async with connection.transaction():
+                guids = {job.contact for job in batch if isinstance(job, ActivitiesJob)}
+                version = await sql.lock_contacts(connection, guids)
+                if version != self._version:
+                    await self._refresh_types(connection)
+                    self._version = version
+                for index, job in enumerate(batch):
+                    if isinstance(job, ActivitiesJob):
+                        prepared = self._prepare(index, job)
+                        outcomes[index] = (True, prepared.results)
+                        if prepared.rows:
+                            pending.append(prepared)
+                    else:
+                        # Keep the callers' order: what was logged before a function runs first.
+                        stored += await self._insert(connection, pending, outcomes, touched)
+                        pending = []
+                        outcomes[index] = await _in_savepoint(connection, job.function)
+                        # It may have edited types or groups: read them again.
+                        await self._refresh_types(connection)
+                stored += await self._insert(connection, pending, outcomes, touched)
+                if touched and self._groups:
+                    await self._evaluate_groups(connection, touched)
+        except BaseException:
+            self._version = -1  # the cache may hold what was rolled back
+            raise
+        return outcomes, stored, time.perf_counter() - started
+
+    async def _refresh_types(self, connection: Any) -> None:
+        self._types = {t.key: t for t in await sql.select_types(connection)}
+        self._groups, problems = await group_sql.readable_groups(connection)
+        for problem in problems:  # its members stay as they were until it is fixed
+            self._stats.group_failures += 1
+            log.error("%s; it is not evaluated until it is saved again", problem)
+
+    def _prepare(self, index: int, job: ActivitiesJob) -> Pending:
+        """One caller's results and rows, by the activity types' current state."""
+        prepared = Pending(index, job, [])
+        results, rows, types = prepared.results, prepared.rows, self._types
+        guid, created = job.contact, job.created
+        for activity in job.activities:
+            activity_type = types.get(activity.type.lower())
+            if activity_type is None:
+                results.append(LogResult(LogStatus.TYPE_UNKNOWN))
+            elif not activity_type.enabled:
+                results.append(LogResult(LogStatus.TYPE_DISABLED))
+            else:
+                results.append(LogResult(LogStatus.LOGGED, activity.id))
+                rows.append(
+                    (
+                        activity.id,
+                        guid,
+                        activity_type.code_name,
+                        activity.title,
+                        activity.value,
+                        activity.url,
+                        activity.referrer,
+                        created,
+                        activity.source.value,
+                        activity.site,
+                    )
+                )
+        return prepared
+
+    async def _insert(
+        self,
+        connection: Any,
+        pending: list[Pending],
+        outcomes: list[tuple[bool, Any]],
+        touched: set[int],
+    ) -> int:
+        """Insert the rows of many callers together; return how many activities were new.
+
+        An erased contact stays erased, and a caller that needs a consent its contact has not
+        agreed to stores nothing. If the joint insert fails, each caller is retried in its own
+        savepoint, so only the callers whose rows cannot be stored hear an error.
+        """
+        if not pending:
+            return 0
+        asking = {p.job.contact for p in pending if p.job.consent}
+        erased, agreed = await sql.erased_and_agreed(
+            connection, {p.job.contact for p in pending}, asking
+        )
+        accepted: list[Pending] = []
+        for prepared in pending:
+            job = prepared.job
+            if job.contact in erased:
+                _replace_logged(prepared.results, LogStatus.CONTACT_ERASED)
+            elif job.consent and (job.contact, job.consent.lower()) not in agreed:
+                _replace_logged(prepared.results, LogStatus.NO_CONSENT)
+            else:
+                accepted.append(prepared)
+        if not accepted:
+            return 0
+        ok, value = await _in_savepoint(connection, _inserter(accepted))
+        if ok:
+            touched.update(value[1])
+            return int(value[0])
+        stored = 0  # e.g. text PostgreSQL cannot take: find the caller it belongs to
+        for prepared in accepted:
+            ok, value = await _in_savepoint(connection, _inserter([prepared]))
+            if ok:
+                stored += int(value[0])
+                touched.update(value[1])
+            else:
+                self._stats.failed_callers += 1
+                error = StoreError(f"the activities could not be stored: {value}")
+                error.__cause__ = value
+                outcomes[prepared.index] = (False, error)
+        return stored
+
+    async def _evaluate_groups(self, connection: Any, contacts: set[int]) -> None:
+        groups, now = self._groups, self._clock()
+        ok, error = await _in_savepoint(
+            connection, lambda c: group_sql.evaluate(c, groups, sorted(contacts), now)
+        )
+        if not ok:  # the activities are stored all the same; the next commit tries again
+            self._stats.group_failures += 1
+            log.error("contact groups could not be re-evaluated: %s", error, exc_info=error)
+
+
+def _inserter(callers: list[Pending]) -> WriteFunction:
+    return lambda connection: sql.insert_rows(connection, callers)
+
+
+def _replace_logged(results: list[LogResult], status: LogStatus) -> None:
+    refused = LogResult(status)
+    results[:] = [refused if result.logged else result for result in results]
+
+
+async def _in_savepoint(connection: Any, function: WriteFunction) -> tuple[bool, Any]:
+    """Run ``function`` in a savepoint: (True, value), or (False, error) with its changes undone."""
+    try:
+        async with connection.transaction():
+            return True, await function(connection)
+    except Exception as exc:
+        return False, exc
