@@ -85,14 +85,17 @@ async def update_type(connection: Any, updated: ActivityType) -> None:
 # -- writing activities -----------------------------------------------------------------------
 
 
-async def lock_contacts(connection: Any, guids: Iterable[str]) -> int:
-    """Hold the contacts' locks shared until the transaction ends; return the catalog version
-    (one round trip for both)."""
-    keys = sorted({lock_key(guid) for guid in guids})
+async def lock_contacts(connection: Any, locks: dict[int, bool]) -> int:
+    """Hold the contacts' locks (key: exclusive?) until the transaction ends, taken in key
+    order in one statement so that two writers never wait for each other; return the catalog
+    version (one round trip for both)."""
+    keys = sorted(locks)
     version = await connection.fetchval(
-        "SELECT (SELECT version FROM catalog_version) FROM "
-        "(SELECT count(pg_advisory_xact_lock_shared(k)) FROM unnest($1::bigint[]) AS k) AS l",
+        "SELECT (SELECT version FROM catalog_version) FROM (SELECT count(CASE WHEN x "
+        "THEN pg_advisory_xact_lock(k) ELSE pg_advisory_xact_lock_shared(k) END) "
+        "FROM unnest($1::bigint[], $2::boolean[]) AS l(k, x)) AS l",
         keys,
+        [locks[key] for key in keys],
     )
     return int(version)
 
@@ -120,7 +123,7 @@ async def insert_rows(connection: Any, callers: Sequence[Pending]) -> tuple[int,
     A retried request carries the same activity id: it is stored once (in any process) and
     reported logged.
     """
-    contacts: dict[str, datetime] = {}
+    contacts: dict[str, datetime] = {}  # inserted in GUID order: two writers never deadlock
     columns: list[list[Any]] = [[] for _ in range(10)]
     for caller in callers:
         contacts.setdefault(caller.job.contact, caller.job.created)
@@ -131,8 +134,8 @@ async def insert_rows(connection: Any, callers: Sequence[Pending]) -> tuple[int,
         "INSERT INTO contacts (guid, created) SELECT g, t FROM unnest($1::uuid[], "
         "$2::timestamptz[]) WITH ORDINALITY AS u(g, t, n) WHERE NOT EXISTS "
         "(SELECT 1 FROM contacts WHERE guid = u.g) ORDER BY n ON CONFLICT (guid) DO NOTHING",
-        list(contacts),
-        list(contacts.values()),
+        sorted(contacts),
+        [contacts[guid] for guid in sorted(contacts)],
     )
     rows = await connection.fetch(
         "INSERT INTO activities (uid, contact_id, type, title, value, url, referrer, created, "

@@ -197,10 +197,13 @@ class PostgresStore(CatalogMethods, Store):
             ) from None
         return await future
 
-    async def _write(self, function: Callable[[Any], Any]) -> Any:
-        """Run ``await function(connection)`` in the writer's next transaction, in a savepoint."""
+    async def _write(
+        self, function: Callable[[Any], Any], *, locks: dict[int, bool] | None = None
+    ) -> Any:
+        """Run ``await function(connection)`` in the writer's next transaction, in a savepoint,
+        holding the contacts' ``locks`` (lock key: exclusive?)."""
         write: WriteFunction = function
-        return await self._submit(lambda future: FunctionJob(future, write))
+        return await self._submit(lambda future: FunctionJob(future, write, locks or {}))
 
     async def _read(self, function: Callable[[Any], Any]) -> Any:
         """Run ``await function(connection)`` on a pooled connection."""
@@ -307,7 +310,8 @@ class PostgresStore(CatalogMethods, Store):
 
     async def delete_contact(self, contact: uuid.UUID) -> bool:
         guid, now = str(contact), self.clock()
-        return bool(await self._write(lambda c: sql.delete_contact(c, guid, now)))
+        erasing = {sql.lock_key(contact): True}
+        return bool(await self._write(lambda c: sql.delete_contact(c, guid, now), locks=erasing))
 
     async def contact_page(
         self, *, before: int | None = None, limit: int = 50

@@ -31,7 +31,9 @@ class CatalogMethods:
 
         async def _read(self, function: Callable[[Any], Any]) -> Any: ...
 
-        async def _write(self, function: Callable[[Any], Any]) -> Any: ...
+        async def _write(
+            self, function: Callable[[Any], Any], *, locks: dict[int, bool] | None = None
+        ) -> Any: ...
 
     # -- activity types -----------------------------------------------------------------------
 
@@ -182,7 +184,10 @@ class CatalogMethods:
 
     async def set_agreement(self, contact: uuid.UUID, consent: str, agree: bool) -> None:
         guid, now = str(contact), self.clock()
-        await self._write(lambda c: directory.set_agreement(c, guid, consent, agree, now))
+        await self._write(
+            lambda c: directory.set_agreement(c, guid, consent, agree, now),
+            locks={sql.lock_key(contact): False},
+        )
 
     # -- channels and API keys ----------------------------------------------------------------
 

@@ -53,6 +53,7 @@ class FunctionJob:
 
     future: asyncio.Future[Any]
     function: WriteFunction
+    locks: dict[int, bool] = field(default_factory=dict)  # contacts' lock keys: exclusive?
 
 
 Job = ActivitiesJob | FunctionJob
@@ -156,8 +157,7 @@ class Writer:
         stored = 0
         try:
             async with connection.transaction():
-                guids = {job.contact for job in batch if isinstance(job, ActivitiesJob)}
-                version = await sql.lock_contacts(connection, guids)
+                version = await sql.lock_contacts(connection, _locks(batch))
                 if version != self._version:
                     await self._refresh_types(connection)
                     self._version = version
@@ -273,6 +273,18 @@ class Writer:
         if not ok:  # the activities are stored all the same; the next commit tries again
             self._stats.group_failures += 1
             log.error("contact groups could not be re-evaluated: %s", error, exc_info=error)
+
+
+def _locks(batch: list[Job]) -> dict[int, bool]:
+    """Every contact lock the batch needs (exclusive when any job needs it so)."""
+    locks: dict[int, bool] = {}
+    for job in batch:
+        if isinstance(job, ActivitiesJob):
+            locks.setdefault(sql.lock_key(job.contact), False)
+        else:
+            for key, exclusive in job.locks.items():
+                locks[key] = locks.get(key, False) or exclusive
+    return locks
 
 
 def _inserter(callers: list[Pending]) -> WriteFunction:
