@@ -26,6 +26,8 @@ from pathlib import Path
 
 import asyncpg
 
+from kxt_middleware.storage import open_store
+
 URL_VARIABLE = "KXT_TEST_POSTGRES_URL"
 PREFIX = "kxt_test_"
 # Debian's postgresql package; its version directory holds initdb and pg_ctl.
@@ -159,13 +161,19 @@ def database_url(server: str, name: str) -> str:
 
 
 class Databases:
-    """Creates a fresh database per test (a copy of a template), and drops them."""
+    """Creates a fresh database per test (a file copy of a migrated template), and drops them."""
 
     def __init__(self, server: str) -> None:
         self.server = server
         self.template = f"{PREFIX}template_{uuid.uuid4().hex[:8]}"
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kxt-test-pg")
         self._sql(f"CREATE DATABASE {self.template}")
+
+        async def migrate() -> None:
+            async with open_store(database_url(server, self.template)):
+                pass
+
+        self._thread.submit(lambda: asyncio.run(migrate())).result()
 
     def _sql(self, *statements: str) -> None:
         async def run() -> None:
@@ -178,10 +186,12 @@ class Databases:
 
         self._thread.submit(lambda: asyncio.run(run())).result()
 
-    def fresh(self) -> str:
-        """The URL of a new, empty database."""
+    def fresh(self, *, migrated: bool = True) -> str:
+        """The URL of a new database: with the schema and nothing else, or (``migrated=False``)
+        without even the schema."""
         name = f"{PREFIX}{uuid.uuid4().hex[:12]}"
-        self._sql(f"CREATE DATABASE {name} TEMPLATE {self.template}")
+        template = self.template if migrated else "template0"
+        self._sql(f"CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY")
         return database_url(self.server, name)
 
     def drop(self, url: str) -> None:

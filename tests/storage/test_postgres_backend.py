@@ -21,6 +21,7 @@ from kxt_middleware.storage.postgres import PostgresStore
 from kxt_middleware.storage.postgres.connection import parse_url
 
 from ..helpers import every_activity, in_store, log, run
+from .postgres_server import Databases
 
 pytestmark = pytest.mark.anyio
 
@@ -68,10 +69,9 @@ async def test_a_server_that_cannot_be_reached_says_what_to_check(postgres_url: 
         await open_store(missing).open()
 
 
-async def test_processes_starting_together_migrate_once(postgres_url: str) -> None:
-    stores = [
-        open_store(postgres_url, activity_types=[ActivityType("cta", "CTA")]) for _ in range(6)
-    ]
+async def test_processes_starting_together_migrate_once(postgres_databases: Databases) -> None:
+    empty = postgres_databases.fresh(migrated=False)
+    stores = [open_store(empty, activity_types=[ActivityType("cta", "CTA")]) for _ in range(6)]
     await asyncio.gather(*(store.open() for store in stores))
     try:
         versions = {await store.schema_version() for store in stores}
@@ -79,6 +79,7 @@ async def test_processes_starting_together_migrate_once(postgres_url: str) -> No
         assert [t.code_name for t in await stores[0].activity_types()].count("cta") == 1
     finally:
         await asyncio.gather(*(store.close() for store in stores))
+        postgres_databases.drop(empty)
 
 
 async def test_an_erasure_in_one_process_wins_over_writes_in_flight_in_another(
