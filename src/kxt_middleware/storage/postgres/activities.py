@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -85,67 +86,83 @@ async def update_type(connection: Any, updated: ActivityType) -> None:
 # -- writing activities -----------------------------------------------------------------------
 
 
-async def lock_contacts(connection: Any, locks: dict[int, bool]) -> int:
-    """Hold the contacts' locks (key: exclusive?) until the transaction ends, taken in key
-    order in one statement so that two writers never wait for each other; return the catalog
-    version (one round trip for both)."""
-    keys = sorted(locks)
-    version = await connection.fetchval(
-        "SELECT (SELECT version FROM catalog_version) FROM (SELECT count(CASE WHEN x "
-        "THEN pg_advisory_xact_lock(k) ELSE pg_advisory_xact_lock_shared(k) END) "
-        "FROM unnest($1::bigint[], $2::boolean[]) AS l(k, x)) AS l",
-        keys,
-        [locks[key] for key in keys],
+def begin_and_lock(locks: dict[int, bool]) -> str:
+    """BEGIN, then the contacts' locks (key: exclusive?) held until the transaction ends, as
+    one simple query (one round trip). The locks are taken in key order in one statement, so
+    two writers never wait for each other; the keys are integers this module computed."""
+    if not locks:
+        return "BEGIN"
+    values = ", ".join(f"({key}::bigint, {str(locks[key]).lower()})" for key in sorted(locks))
+    return (
+        "BEGIN; SELECT count(CASE WHEN x THEN pg_advisory_xact_lock(k) "
+        f"ELSE pg_advisory_xact_lock_shared(k) END) FROM (VALUES {values}) AS l(k, x)"
     )
-    return int(version)
 
 
-async def erased_and_agreed(
-    connection: Any, guids: set[str], asking: set[str]
-) -> tuple[set[str], set[tuple[str, str]]]:
-    """The GUIDs among ``guids`` that were erased, and (GUID, lower-case consent) of every
-    agreement of the contacts ``asking`` (one round trip)."""
+@dataclass
+class Checked:
+    """What one statement tells the writer about a batch's contacts (after their locks)."""
+
+    version: int  # of the catalog (activity types, groups)
+    erased: set[str]
+    agreed: set[tuple[str, str]]  # (GUID, lower-case consent) of every agreement asked about
+    known: dict[str, int]  # row of every contact that exists
+
+
+async def check(connection: Any, guids: set[str], asking: set[str]) -> Checked:
+    """The catalog version, and which of the contacts are erased, agreed or known."""
     row = await connection.fetchrow(
-        "SELECT ARRAY(SELECT guid::text FROM erased_contacts WHERE guid = ANY($1::uuid[])), "
+        "SELECT (SELECT version FROM catalog_version), "
+        "ARRAY(SELECT guid::text FROM erased_contacts WHERE guid = ANY($1::uuid[])), "
         "ARRAY(SELECT c.guid::text || ' ' || a.consent FROM consent_agreements a "
-        "JOIN contacts c ON c.id = a.contact_id WHERE a.agreed AND c.guid = ANY($2::uuid[]))",
+        "JOIN contacts c ON c.id = a.contact_id WHERE a.agreed AND c.guid = ANY($2::uuid[])), "
+        "ARRAY(SELECT guid::text FROM contacts WHERE guid = ANY($1::uuid[]) ORDER BY guid), "
+        "ARRAY(SELECT id FROM contacts WHERE guid = ANY($1::uuid[]) ORDER BY guid)",
         list(guids),
         list(asking),
     )
-    agreed = {tuple(item.split(" ", 1)) for item in row[1]}
-    return set(row[0]), agreed
+    agreed = {(guid, consent) for guid, _, consent in (a.partition(" ") for a in row[2])}
+    return Checked(int(row[0]), set(row[1]), agreed, dict(zip(row[3], row[4], strict=True)))
 
 
-async def insert_rows(connection: Any, callers: Sequence[Pending]) -> tuple[int, set[int]]:
-    """Insert the callers' contacts and activities, one statement each; return how many
-    activities were new and their contacts' rows.
+async def insert_rows(
+    connection: Any, callers: Sequence[Pending], known: dict[str, int]
+) -> tuple[int, set[int]]:
+    """Insert the callers' new contacts and their activities in one statement; return how
+    many activities were new and their contacts' rows.
 
-    A retried request carries the same activity id: it is stored once (in any process) and
-    reported logged.
+    ``known`` holds the rows of the contacts that existed when the batch's locks were taken
+    (they cannot be erased meanwhile). A new contact that another process creates at the same
+    moment is taken as it is (ON CONFLICT DO UPDATE returns its row). A retried request
+    carries the same activity id: it is stored once (in any process) and reported logged.
     """
-    contacts: dict[str, datetime] = {}  # inserted in GUID order: two writers never deadlock
+    new: dict[str, datetime] = {}
     columns: list[list[Any]] = [[] for _ in range(10)]
     for caller in callers:
-        contacts.setdefault(caller.job.contact, caller.job.created)
+        if caller.job.contact not in known:
+            new.setdefault(caller.job.contact, caller.job.created)
         for row in caller.rows:
             for column, value in zip(columns, row, strict=True):
                 column.append(value)
-    await connection.execute(
-        "INSERT INTO contacts (guid, created) SELECT g, t FROM unnest($1::uuid[], "
-        "$2::timestamptz[]) WITH ORDINALITY AS u(g, t, n) WHERE NOT EXISTS "
-        "(SELECT 1 FROM contacts WHERE guid = u.g) ORDER BY n ON CONFLICT (guid) DO NOTHING",
-        sorted(contacts),
-        [contacts[guid] for guid in sorted(contacts)],
-    )
+    guids = sorted(new)  # in GUID order: two writers never wait for each other
     rows = await connection.fetch(
+        "WITH new AS (INSERT INTO contacts (guid, created) SELECT * FROM unnest($11::uuid[], "
+        "$12::timestamptz[]) ON CONFLICT (guid) DO UPDATE SET guid = excluded.guid "
+        "RETURNING id, guid), "
+        "ids AS (SELECT id, guid FROM new UNION ALL SELECT * FROM unnest($13::bigint[], "
+        "$14::uuid[])) "
         "INSERT INTO activities (uid, contact_id, type, title, value, url, referrer, created, "
         "source, site) SELECT r.uid, c.id, r.type, r.title, r.value, r.url, r.referrer, "
         "r.created, r.source, r.site FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], "
         "$5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::text[], $10::text[]) "
         "WITH ORDINALITY AS r(uid, guid, type, title, value, url, referrer, created, source, "
-        "site, n) JOIN contacts c ON c.guid = r.guid ORDER BY r.n "
+        "site, n) JOIN ids c ON c.guid = r.guid ORDER BY r.n "
         "ON CONFLICT (uid) DO NOTHING RETURNING contact_id",
         *columns,
+        guids,
+        [new[guid] for guid in guids],
+        list(known.values()),
+        list(known),
     )
     return len(rows), {row[0] for row in rows}
 

@@ -1,7 +1,7 @@
 """SQL for contact groups: definitions, and memberships evaluated in the caller's transaction.
 
-Evaluating any number of groups for any number of contacts costs three statements: one reads
-what every condition of every group finds, one deletes the memberships that ended, one stores
+Evaluating any number of groups for any number of contacts costs two statements: one reads
+what every condition of every group finds, one deletes the memberships that ended and stores
 the current ones.
 """
 
@@ -229,29 +229,24 @@ async def evaluate(
             ends.append(end)
     params = Params()
     in_groups = f"m.group_id = ANY({params.add([row for row, _ in chosen])}::integer[])"
-    of_contacts = (
-        "" if contacts is None else f" AND m.contact_id = ANY({params.add(contacts)}::bigint[])"
+    if contacts is not None:
+        in_groups += f" AND m.contact_id = ANY({params.add(contacts)}::bigint[])"
+    keep = (
+        f"unnest({params.add(keep_groups)}::integer[], {params.add(keep_contacts)}::bigint[], "
+        f"{params.add(ends)}::timestamptz[]) AS k(g, c, e)"
     )
+    # One statement: the memberships that ended go, the current ones are stored; `since`
+    # survives re-evaluation and restarts only after the contact had left the group.
     await connection.execute(
-        f"DELETE FROM contact_group_members m WHERE {in_groups}{of_contacts} AND NOT EXISTS "
-        f"(SELECT 1 FROM unnest({params.add(keep_groups)}::integer[], "
-        f"{params.add(keep_contacts)}::bigint[]) AS k(g, c) "
-        "WHERE k.g = m.group_id AND k.c = m.contact_id)",
+        f"WITH gone AS (DELETE FROM contact_group_members m WHERE {in_groups} AND NOT EXISTS "
+        f"(SELECT 1 FROM {keep} WHERE k.g = m.group_id AND k.c = m.contact_id)) "
+        "INSERT INTO contact_group_members AS m (group_id, contact_id, since, expires) "
+        f"SELECT g, c, {params.add(now)}, e FROM {keep} "
+        "ON CONFLICT (group_id, contact_id) DO UPDATE SET "
+        "since = CASE WHEN m.expires IS NOT NULL AND m.expires <= excluded.since "
+        "THEN excluded.since ELSE m.since END, expires = excluded.expires",
         *params.values,
     )
-    if keep_groups:
-        # `since` survives re-evaluation; it restarts only after the contact had left the group.
-        await connection.execute(
-            "INSERT INTO contact_group_members AS m (group_id, contact_id, since, expires) "
-            "SELECT g, c, $4, e FROM unnest($1::integer[], $2::bigint[], $3::timestamptz[]) "
-            "AS k(g, c, e) ON CONFLICT (group_id, contact_id) DO UPDATE SET "
-            "since = CASE WHEN m.expires IS NOT NULL AND m.expires <= excluded.since "
-            "THEN excluded.since ELSE m.since END, expires = excluded.expires",
-            keep_groups,
-            keep_contacts,
-            ends,
-            now,
-        )
 
 
 async def evaluate_rows(connection: Any, rows: set[int], now: datetime) -> None:

@@ -34,6 +34,12 @@ log = logging.getLogger("kxt_middleware")
 
 WriteFunction = Callable[[Any], Awaitable[Any]]
 _NOT_RUN = object()
+_REFRESHED = -2  # the cached types were read in this transaction, after its own changes
+
+
+class _FastPathFailed(Exception):
+    """The joint insert or the groups' evaluation failed outside a savepoint: the transaction
+    is retried with savepoints."""
 
 
 @dataclass
@@ -150,35 +156,44 @@ class Writer:
     async def _transaction(
         self, connection: Any, batch: list[Job]
     ) -> tuple[list[tuple[bool, Any]], int, float]:
+        """The batch's transaction; when the joint insert or the groups' evaluation fails,
+        once more with savepoints (which cost round trips only then): each caller's rows in
+        one of their own, the groups in one."""
+        try:
+            return await self._attempt(connection, batch, careful=False)
+        except _FastPathFailed:
+            return await self._attempt(connection, batch, careful=True)
+
+    async def _attempt(
+        self, connection: Any, batch: list[Job], *, careful: bool
+    ) -> tuple[list[tuple[bool, Any]], int, float]:
         started = time.perf_counter()
         outcomes: list[tuple[bool, Any]] = [(False, _NOT_RUN)] * len(batch)
         pending: list[Pending] = []
         touched: set[int] = set()
         stored = 0
         try:
-            async with connection.transaction():
-                version = await sql.lock_contacts(connection, _locks(batch))
-                if version != self._version:
-                    await self._refresh_types(connection)
-                    self._version = version
-                for index, job in enumerate(batch):
-                    if isinstance(job, ActivitiesJob):
-                        prepared = self._prepare(index, job)
-                        outcomes[index] = (True, prepared.results)
-                        if prepared.rows:
-                            pending.append(prepared)
-                    else:
-                        # Keep the callers' order: what was logged before a function runs first.
-                        stored += await self._insert(connection, pending, outcomes, touched)
-                        pending = []
-                        outcomes[index] = await _in_savepoint(connection, job.function)
-                        # It may have edited types or groups: read them again.
-                        await self._refresh_types(connection)
-                stored += await self._insert(connection, pending, outcomes, touched)
-                if touched and self._groups:
-                    await self._evaluate_groups(connection, touched)
+            # Round trips without groups: BEGIN and the locks, the checks, the insert, COMMIT.
+            await connection.execute(sql.begin_and_lock(_locks(batch)))
+            for index, job in enumerate(batch):
+                if isinstance(job, ActivitiesJob):
+                    pending.append(Pending(index, job, []))
+                    continue
+                # Keep the callers' order: what was logged before a function runs first.
+                stored += await self._insert(connection, pending, outcomes, touched, careful)
+                pending = []
+                outcomes[index] = await _in_savepoint(connection, job.function)
+                # It may have edited types or groups: read them again.
+                await self._refresh_types(connection)
+                self._version = _REFRESHED
+            stored += await self._insert(connection, pending, outcomes, touched, careful)
+            if touched and self._groups:
+                await self._evaluate_groups(connection, touched, careful)
+            await connection.execute("COMMIT")
         except BaseException:
             self._version = -1  # the cache may hold what was rolled back
+            if not connection.is_closed():
+                await connection.execute("ROLLBACK")
             raise
         return outcomes, stored, time.perf_counter() - started
 
@@ -189,9 +204,9 @@ class Writer:
             self._stats.group_failures += 1
             log.error("%s; it is not evaluated until it is saved again", problem)
 
-    def _prepare(self, index: int, job: ActivitiesJob) -> Pending:
+    def _prepare(self, prepared: Pending) -> None:
         """One caller's results and rows, by the activity types' current state."""
-        prepared = Pending(index, job, [])
+        job = prepared.job
         results, rows, types = prepared.results, prepared.rows, self._types
         guid, created = job.contact, job.created
         for activity in job.activities:
@@ -216,7 +231,6 @@ class Writer:
                         activity.site,
                     )
                 )
-        return prepared
 
     async def _insert(
         self,
@@ -224,37 +238,53 @@ class Writer:
         pending: list[Pending],
         outcomes: list[tuple[bool, Any]],
         touched: set[int],
+        careful: bool,
     ) -> int:
-        """Insert the rows of many callers together; return how many activities were new.
+        """Check and insert the rows of many callers together; return how many activities
+        were new.
 
-        An erased contact stays erased, and a caller that needs a consent its contact has not
-        agreed to stores nothing. If the joint insert fails, each caller is retried in its own
-        savepoint, so only the callers whose rows cannot be stored hear an error.
+        A disabled or unknown type is refused, an erased contact stays erased, and a caller
+        that needs a consent its contact has not agreed to stores nothing. When ``careful``,
+        the joint insert runs in a savepoint, and if it fails each caller is retried in its
+        own, so only the callers whose rows cannot be stored hear an error.
         """
         if not pending:
             return 0
         asking = {p.job.contact for p in pending if p.job.consent}
-        erased, agreed = await sql.erased_and_agreed(
-            connection, {p.job.contact for p in pending}, asking
-        )
+        checked = await sql.check(connection, {p.job.contact for p in pending}, asking)
+        if checked.version != self._version:  # a type or group changed (in any process)
+            if self._version != _REFRESHED:
+                await self._refresh_types(connection)
+            self._version = checked.version
         accepted: list[Pending] = []
         for prepared in pending:
             job = prepared.job
-            if job.contact in erased:
+            self._prepare(prepared)
+            outcomes[prepared.index] = (True, prepared.results)
+            if not prepared.rows:
+                continue
+            if job.contact in checked.erased:
                 _replace_logged(prepared.results, LogStatus.CONTACT_ERASED)
-            elif job.consent and (job.contact, job.consent.lower()) not in agreed:
+            elif job.consent and (job.contact, job.consent.lower()) not in checked.agreed:
                 _replace_logged(prepared.results, LogStatus.NO_CONSENT)
             else:
                 accepted.append(prepared)
         if not accepted:
             return 0
-        ok, value = await _in_savepoint(connection, _inserter(accepted))
+        if not careful:
+            try:
+                stored, contacts = await sql.insert_rows(connection, accepted, checked.known)
+            except Exception as exc:
+                raise _FastPathFailed from exc
+            touched.update(contacts)
+            return stored
+        ok, value = await _in_savepoint(connection, _inserter(accepted, checked.known))
         if ok:
             touched.update(value[1])
             return int(value[0])
         stored = 0  # e.g. text PostgreSQL cannot take: find the caller it belongs to
         for prepared in accepted:
-            ok, value = await _in_savepoint(connection, _inserter([prepared]))
+            ok, value = await _in_savepoint(connection, _inserter([prepared], checked.known))
             if ok:
                 stored += int(value[0])
                 touched.update(value[1])
@@ -265,11 +295,18 @@ class Writer:
                 outcomes[prepared.index] = (False, error)
         return stored
 
-    async def _evaluate_groups(self, connection: Any, contacts: set[int]) -> None:
+    async def _evaluate_groups(self, connection: Any, contacts: set[int], careful: bool) -> None:
         groups, now = self._groups, self._clock()
-        ok, error = await _in_savepoint(
-            connection, lambda c: group_sql.evaluate(c, groups, sorted(contacts), now)
-        )
+
+        def evaluate(c: Any) -> Awaitable[None]:
+            return group_sql.evaluate(c, groups, sorted(contacts), now)
+
+        if not careful:
+            try:
+                return await evaluate(connection)
+            except Exception as exc:
+                raise _FastPathFailed from exc
+        ok, error = await _in_savepoint(connection, evaluate)
         if not ok:  # the activities are stored all the same; the next commit tries again
             self._stats.group_failures += 1
             log.error("contact groups could not be re-evaluated: %s", error, exc_info=error)
@@ -287,8 +324,8 @@ def _locks(batch: list[Job]) -> dict[int, bool]:
     return locks
 
 
-def _inserter(callers: list[Pending]) -> WriteFunction:
-    return lambda connection: sql.insert_rows(connection, callers)
+def _inserter(callers: list[Pending], known: dict[str, int]) -> WriteFunction:
+    return lambda connection: sql.insert_rows(connection, callers, known)
 
 
 def _replace_logged(results: list[LogResult], status: LogStatus) -> None:
@@ -298,8 +335,11 @@ def _replace_logged(results: list[LogResult], status: LogStatus) -> None:
 
 async def _in_savepoint(connection: Any, function: WriteFunction) -> tuple[bool, Any]:
     """Run ``function`` in a savepoint: (True, value), or (False, error) with its changes undone."""
+    await connection.execute("SAVEPOINT kxt_job")
     try:
-        async with connection.transaction():
-            return True, await function(connection)
+        value = await function(connection)
     except Exception as exc:
+        await connection.execute("ROLLBACK TO SAVEPOINT kxt_job; RELEASE SAVEPOINT kxt_job")
         return False, exc
+    await connection.execute("RELEASE SAVEPOINT kxt_job")
+    return True, value
