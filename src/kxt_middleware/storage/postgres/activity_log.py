@@ -34,8 +34,14 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time(), timezone.utc)
 
 
-def filter_sql(filters: ActivityFilter, params: Params) -> str:
-    """SQL conditions on ``activities a`` for ``filters`` (joined by AND)."""
+def filter_sql(filters: ActivityFilter, params: Params, *, in_row_order: bool = False) -> str:
+    """SQL conditions on ``activities a`` for ``filters`` (joined by AND).
+
+    ``in_row_order``: for reading in row order (a page), a date range from and to (without a
+    type or contact, whose indexes are in row order already) also bounds the row numbers, so
+    the page walks the rows in the range instead of every newer row (the bounds come from the
+    created index, exact even if a clock went back).
+    """
     where: list[str] = []
     if filters.type:
         # activities store the type's own spelling of its code name
@@ -52,10 +58,18 @@ def filter_sql(filters: ActivityFilter, params: Params) -> str:
         where.append(f"a.source = {params.add(filters.source.value)}")
     if filters.site:
         where.append(f"a.site = {params.add(filters.site)}")
+    dates: list[str] = []
     if filters.start:
-        where.append(f"a.created >= {params.add(_start_of(filters.start))}")
+        dates.append(f"created >= {params.add(_start_of(filters.start))}")
     if filters.end and filters.end < date.max:  # nothing is logged after the calendar ends
-        where.append(f"a.created < {params.add(_start_of(filters.end + timedelta(days=1)))}")
+        dates.append(f"created < {params.add(_start_of(filters.end + timedelta(days=1)))}")
+    if len(dates) == 2 and in_row_order and not (filters.type or filters.contact):
+        in_range = " AND ".join(dates)
+        where.append(
+            f"a.id BETWEEN (SELECT min(id) FROM activities WHERE {in_range}) "
+            f"AND (SELECT max(id) FROM activities WHERE {in_range})"
+        )
+    where += [f"a.{condition}" for condition in dates]
     return " AND ".join(where) or "true"
 
 
@@ -88,7 +102,7 @@ async def select_activities(
 ) -> list[Activity]:
     """Activities matching ``filters`` in row order after a keyset cursor or an OFFSET."""
     params = Params()
-    where = filter_sql(filters, params)
+    where = filter_sql(filters, params, in_row_order=True)
     if before is not None:
         where += f" AND a.id < {params.add(before)}"
     if after is not None:
@@ -125,7 +139,7 @@ async def activity_records(
 ) -> tuple[list[ActivityRecord], int]:
     """A page of export records after row ``after``, oldest first; and its last row number."""
     params = Params()
-    where = filter_sql(filters, params)
+    where = filter_sql(filters, params, in_row_order=True)
     rows = await connection.fetch(
         f"SELECT {_RECORD_COLUMNS} FROM activities a JOIN contacts c ON c.id = a.contact_id "
         f"WHERE {where} AND a.id > {params.add(after)} ORDER BY a.id LIMIT {params.add(limit)}",
