@@ -12,7 +12,7 @@ from ...activity_types import ActivityType
 from .connection import affected
 
 if TYPE_CHECKING:
-    from .writer import Pending
+    from ..writing import Pending
 
 _TYPE_COLUMNS = "code_name, display_name, description, enabled, built_in"
 # Code names sort as SQLite's NOCASE sorts them, whatever the database's collation.

@@ -21,16 +21,17 @@ from ...activities import (
     utc_now,
 )
 from ...activity_types import BUILT_IN_TYPES, ActivityType
-from ...errors import StoreClosedError, StoreError, StoreOverloadedError
+from ..lifecycle import WriterLifeCycle
 from ..protocol import Store, Synchronous
 from ..records import WriterStats
+from ..writing import ActivitiesJob
 from . import activities as sql
 from . import activity_log as log_sql
 from . import groups as group_sql
 from .connection import DriverErrors, connect, create_pool, database_error, parse_url
 from .schema import migrate, schema_version
 from .store_catalog import CatalogMethods
-from .writer import ActivitiesJob, FunctionJob, Job, WriteFunction, Writer
+from .writer import FunctionJob, WriteFunction, Writer
 
 if TYPE_CHECKING:
     from ...groups import ContactGroup
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class PostgresStore(CatalogMethods, Store):
+class PostgresStore(CatalogMethods, WriterLifeCycle, Store):
     """Activities and the rest on a PostgreSQL server; see :class:`Store` for every method.
 
     ``database`` is ``postgresql://user:password@host:port/name``, with the store's options
@@ -81,30 +82,13 @@ class PostgresStore(CatalogMethods, Store):
         self._open_lock = asyncio.Lock()
         self._closing = False
 
-    def include_activity_types(self, types: Iterable[ActivityType]) -> tuple[ActivityType, ...]:
-        chosen = tuple(types)
-        self._initial_types += chosen
-        return chosen
-
-    def include_contact_groups(self, groups: Iterable[ContactGroup]) -> None:
-        from ...groups import ContactGroup
-
-        for group in groups:
-            if not isinstance(group, ContactGroup):
-                raise TypeError(f"contact_groups must hold ContactGroup objects, not {group!r}")
-            self._initial_groups.append(group)
-
     # -- life cycle ---------------------------------------------------------------------------
-
-    @property
-    def is_open(self) -> bool:
-        return self._writer is not None and not self._closing
 
     def _connect_writer(self) -> Any:
         return connect(self._options, synchronous_commit=self._synchronous == "FULL")
 
     async def open(self) -> None:
-        self._forget_ended_loop()
+        await self._forget_ended_loop()
         async with self._open_lock:
             if self._writer is not None:
                 self._loop = self._loop or asyncio.get_running_loop()
@@ -142,7 +126,7 @@ class PostgresStore(CatalogMethods, Store):
                 await group_sql.evaluate(connection, [(row, checked)], None, now)
 
     async def close(self) -> None:
-        self._forget_ended_loop()
+        await self._forget_ended_loop()
         async with self._open_lock:
             writer, pool = self._writer, self._pool
             self._closing = writer is not None
@@ -155,7 +139,7 @@ class PostgresStore(CatalogMethods, Store):
                 if pool is not None:
                     await pool.close()
 
-    def _forget_ended_loop(self) -> None:
+    async def _forget_ended_loop(self) -> None:
         """Let a new event loop take over a store whose loop has ended (its connections
         ended with it; writes still queued there were cancelled with their callers)."""
         old = self._loop
@@ -164,38 +148,6 @@ class PostgresStore(CatalogMethods, Store):
         self._writer, self._pool, self._loop = None, None, None
         self._closing = False
         self._open_lock = asyncio.Lock()
-
-    async def _ready(self) -> None:
-        """Open the store on the running loop if needed; refuse a loop that is not its own."""
-        if self._closing:
-            raise StoreClosedError(
-                f"the activity store {self.database!r} is closing; nothing more can be written"
-            )
-        loop = asyncio.get_running_loop()
-        if loop is self._loop and self._writer is not None:
-            return
-        self._forget_ended_loop()
-        if self._loop is None:
-            await self.open()
-        if loop is not self._loop:
-            raise StoreError(
-                "the activity store belongs to another event loop, which has not ended; give each "
-                "loop its own store, or run the app with its lifespan (for tests: "
-                "`with TestClient(app) as client:`) so one loop owns it"
-            )
-
-    async def _submit(self, job: Callable[[asyncio.Future[Any]], Job]) -> Any:
-        await self._ready()
-        assert self._writer is not None and self._loop is not None
-        future = self._loop.create_future()
-        try:
-            self._writer.submit(job(future))
-        except asyncio.QueueFull:
-            raise StoreOverloadedError(
-                f"{self.max_pending} writes are already waiting for the database; retry later, "
-                "or raise max_pending if the server keeps up"
-            ) from None
-        return await future
 
     async def _write(
         self, function: Callable[[Any], Any], *, locks: dict[int, bool] | None = None

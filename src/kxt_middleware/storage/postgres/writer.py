@@ -16,16 +16,17 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ...activities import LogResult, LogStatus, NewActivity
+from ...activities import LogStatus
 from ...activity_types import ActivityType
 from ...errors import StoreError
 from ...groups import ContactGroup
 from ..records import WriterStats
+from ..writing import ActivitiesJob, Pending
 from . import activities as sql
 from . import groups as group_sql
 from .connection import DriverErrors, database_error
@@ -43,17 +44,6 @@ class _FastPathFailed(Exception):
 
 
 @dataclass
-class ActivitiesJob:
-    """One caller's activities for one contact, waiting for the writer."""
-
-    future: asyncio.Future[Any]
-    contact: str
-    activities: Sequence[NewActivity]
-    created: datetime
-    consent: str | None = None
-
-
-@dataclass
 class FunctionJob:
     """One caller's other write (a coroutine function of the connection), waiting."""
 
@@ -63,16 +53,6 @@ class FunctionJob:
 
 
 Job = ActivitiesJob | FunctionJob
-
-
-@dataclass
-class Pending:
-    """An activities job whose rows passed the type check, before the insert."""
-
-    index: int
-    job: ActivitiesJob
-    results: list[LogResult]
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 class Writer:
@@ -177,7 +157,7 @@ class Writer:
             await connection.execute(sql.begin_and_lock(_locks(batch)))
             for index, job in enumerate(batch):
                 if isinstance(job, ActivitiesJob):
-                    pending.append(Pending(index, job, []))
+                    pending.append(Pending(index, job))
                     continue
                 # Keep the callers' order: what was logged before a function runs first.
                 stored += await self._insert(connection, pending, outcomes, touched, careful)
@@ -203,34 +183,6 @@ class Writer:
         for problem in problems:  # its members stay as they were until it is fixed
             self._stats.group_failures += 1
             log.error("%s; it is not evaluated until it is saved again", problem)
-
-    def _prepare(self, prepared: Pending) -> None:
-        """One caller's results and rows, by the activity types' current state."""
-        job = prepared.job
-        results, rows, types = prepared.results, prepared.rows, self._types
-        guid, created = job.contact, job.created
-        for activity in job.activities:
-            activity_type = types.get(activity.type.lower())
-            if activity_type is None:
-                results.append(LogResult(LogStatus.TYPE_UNKNOWN))
-            elif not activity_type.enabled:
-                results.append(LogResult(LogStatus.TYPE_DISABLED))
-            else:
-                results.append(LogResult(LogStatus.LOGGED, activity.id))
-                rows.append(
-                    (
-                        activity.id,
-                        guid,
-                        activity_type.code_name,
-                        activity.title,
-                        activity.value,
-                        activity.url,
-                        activity.referrer,
-                        created,
-                        activity.source.value,
-                        activity.site,
-                    )
-                )
 
     async def _insert(
         self,
@@ -259,14 +211,14 @@ class Writer:
         accepted: list[Pending] = []
         for prepared in pending:
             job = prepared.job
-            self._prepare(prepared)
+            prepared.check_types(self._types, job.created)
             outcomes[prepared.index] = (True, prepared.results)
             if not prepared.rows:
                 continue
             if job.contact in checked.erased:
-                _replace_logged(prepared.results, LogStatus.CONTACT_ERASED)
+                prepared.refuse(LogStatus.CONTACT_ERASED)
             elif job.consent and (job.contact, job.consent.lower()) not in checked.agreed:
-                _replace_logged(prepared.results, LogStatus.NO_CONSENT)
+                prepared.refuse(LogStatus.NO_CONSENT)
             else:
                 accepted.append(prepared)
         if not accepted:
@@ -326,11 +278,6 @@ def _locks(batch: list[Job]) -> dict[int, bool]:
 
 def _inserter(callers: list[Pending], known: dict[str, int]) -> WriteFunction:
     return lambda connection: sql.insert_rows(connection, callers, known)
-
-
-def _replace_logged(results: list[LogResult], status: LogStatus) -> None:
-    refused = LogResult(status)
-    results[:] = [refused if result.logged else result for result in results]
 
 
 async def _in_savepoint(connection: Any, function: WriteFunction) -> tuple[bool, Any]:
