@@ -14,6 +14,17 @@ if TYPE_CHECKING:
     from ..groups import ContactGroup
 
 
+def migrations_to_run(database: str, current: int, known: int) -> range:
+    """The schema versions to apply to a database at version ``current``; StoreError when
+    it is newer than this release knows."""
+    if current > known:
+        raise StoreError(
+            f"the database {database!r} has schema version {current}, newer than this "
+            f"kxt-middleware knows ({known}); upgrade kxt-middleware"
+        )
+    return range(current + 1, known + 1)
+
+
 class QueueingWriter(Protocol):
     """A backend's writer as the life cycle sees it."""
 

@@ -7,28 +7,18 @@ the current ones.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from ...activities import format_time
 from ...groups import ActivityCondition, ContactGroup, UnknownContactGroupError
+from ..memberships import conditions_json, group_from_row, members
 from ..records import GroupMember
 from .activities import BY_CODE_NAME
 from .activity_log import Params
 
 _GROUP_COLUMNS = "id, code_name, display_name, description, match, conditions"
-
-
-def _group(row: Sequence[Any]) -> ContactGroup:
-    conditions = [ActivityCondition.from_json(item) for item in json.loads(row[5])]
-    return ContactGroup(row[1], row[2], row[3], conditions, row[4])
-
-
-def conditions_json(group: ContactGroup) -> str:
-    """The group's conditions as stored."""
-    return json.dumps([condition.to_json() for condition in group.conditions])
 
 
 async def select_groups(
@@ -41,7 +31,7 @@ async def select_groups(
         sql += " WHERE lower(code_name) = lower($1)"
         params = (code_name,)
     rows = await connection.fetch(sql + f" ORDER BY {BY_CODE_NAME}", *params)
-    return [(row[0], _group(row)) for row in rows]
+    return [(row[0], group_from_row(row)) for row in rows]
 
 
 async def readable_groups(connection: Any) -> tuple[list[tuple[int, ContactGroup]], list[str]]:
@@ -51,7 +41,7 @@ async def readable_groups(connection: Any) -> tuple[list[tuple[int, ContactGroup
     problems: list[str] = []
     for row in await connection.fetch(f"SELECT {_GROUP_COLUMNS} FROM contact_groups ORDER BY id"):
         try:
-            groups.append((row[0], _group(row)))
+            groups.append((row[0], group_from_row(row)))
         except (ValueError, TypeError, KeyError) as exc:
             problems.append(f"contact group {row[1]!r} cannot be read: {exc}")
     return groups, problems
@@ -190,24 +180,6 @@ async def _qualifying(
     return result
 
 
-def _members(group: ContactGroup, results: list[dict[int, datetime | None]]) -> dict[int, Any]:
-    """Contacts in ``group``, each with the moment its membership ends (None: never)."""
-    if group.match == "all":
-        common = set(results[0]).intersection(*results[1:])
-        # Every condition must hold: the membership ends when the first of them stops holding.
-        return {c: _end([r[c] for r in results], min) for c in common}
-    anyone = set().union(*results)
-    # One condition is enough: the membership ends when the last of them stops holding.
-    return {c: _end([r[c] for r in results if c in r], max, never_wins=True) for c in anyone}
-
-
-def _end(ends: list[datetime | None], pick: Any, *, never_wins: bool = False) -> datetime | None:
-    known = [end for end in ends if end is not None]
-    if not known or (never_wins and len(known) < len(ends)):
-        return None
-    return pick(known)  # type: ignore[no-any-return]
-
-
 async def evaluate(
     connection: Any,
     groups: Iterable[tuple[int, ContactGroup]],
@@ -223,7 +195,7 @@ async def evaluate(
     keep_contacts: list[int] = []
     ends: list[datetime | None] = []
     for (row, group), results in zip(chosen, qualifying, strict=True):
-        for contact, end in _members(group, results).items():
+        for contact, end in members(group, results).items():
             keep_groups.append(row)
             keep_contacts.append(contact)
             ends.append(end)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...errors import StoreError
+from ..lifecycle import migrations_to_run
 
 # pg_advisory_xact_lock key of the migrations ("kxt" + 1).
 MIGRATION_LOCK = 0x6B787401
@@ -145,12 +145,7 @@ async def migrate(connection: Any, database: str) -> None:
     await connection.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
     await connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
     current = await schema_version(connection)
-    if current > SCHEMA_VERSION:
-        raise StoreError(
-            f"the database {database!r} has schema version {current}, newer than this "
-            f"kxt-middleware knows ({SCHEMA_VERSION}); upgrade kxt-middleware"
-        )
-    for version in range(current + 1, SCHEMA_VERSION + 1):
+    for version in migrations_to_run(database, current, SCHEMA_VERSION):
         for statement in MIGRATIONS[version - 1]:
             await connection.execute(statement)
         await connection.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
