@@ -41,19 +41,11 @@ class Visitor:
     )  # fmt: skip
 
     def __init__(self, cookies: VisitorCookies, scope: Scope) -> None:
+        # Only what every request needs; the rest is set by _load(), on first use, so a request
+        # that does not track reads no cookie and sets five attributes.
         self._cookies = cookies
         self._scope = scope
         self._loaded = False
-        self._level = cookies.default_level
-        self._guid: uuid.UUID | None = None
-        self._write_level = False
-        self._write_contact = False
-        self._delete_contact = False
-        self._had_contact_cookie = False
-        self._raw_landing: str | None = None
-        self._chosen = False
-        self._write_landing = False
-        self._erased = False
         self.revoked_contact: Contact | None = None
         self.response_started = False
 
@@ -61,6 +53,13 @@ class Visitor:
         if self._loaded:
             return
         self._loaded = True
+        self._guid: uuid.UUID | None = None
+        self._write_level = False
+        self._write_contact = False
+        self._delete_contact = False
+        self._chosen = False
+        self._write_landing = False
+        self._erased = False
         connection = HTTPConnection(self._scope)
         cookies = connection.cookies
         level = self._cookies.level.load(cookies.get(self._cookies.level.name))
@@ -149,7 +148,7 @@ class Visitor:
     @property
     def erased(self) -> bool:
         """True once this request learned that the visitor's contact was erased."""
-        return self._erased
+        return self._loaded and self._erased
 
     def forget_contact(self, contact: Contact) -> None:
         """Drop ``contact`` (erased from the store) and remove its cookie if the response allows.
@@ -158,7 +157,7 @@ class Visitor:
         erasure: they may come from before a revoke); a visitor who still consents gets a new
         contact on a later request.
         """
-        if self._guid != contact.guid:
+        if not self._loaded or self._guid != contact.guid:
             return
         self._guid = None
         self._erased = True
