@@ -338,7 +338,7 @@ def test_dates_and_cursors_out_of_range_get_a_clear_answer(
     soon = (today + timedelta(days=3)).isoformat()
     future = client.get(f"/activities?from={soon}")
     assert future.status_code == 200, future.text
-    assert f"{soon} to {soon}" in future.text and "<polyline" not in future.text
+    assert f"{soon} to {soon}" in future.text and 'class="segment"' not in future.text
     assert future.text.count('<td class="nowrap">') == 0
     for query in [
         "from=0001-01-01&to=0001-01-02",
@@ -371,7 +371,7 @@ def test_the_chart_draws_what_the_list_shows(client: TestClient, contact: uuid.U
     def chart(query: str) -> tuple[int, int, str]:
         page = client.get(f"/activities?{query}").text
         legend = page.split("<figcaption>")[1].split("</figcaption>")[0]
-        return page.count('<td class="nowrap">'), page.count("<polyline"), legend
+        return page.count('<td class="nowrap">'), page.count('<rect class="segment"'), legend
 
     rows, lines, legend = chart("")
     assert (rows, lines) == (2, 2) and "pagevisit (1)" in legend
