@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -174,8 +175,11 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m demo_site.screenshots", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--out", type=Path, default=DOCS, help="folder for the pictures")
-    parser.add_argument("--port", type=int, default=8765, help="port for the demo meanwhile")
+    parser.add_argument(
+        "--port", type=int, help="port for the demo meanwhile (default: a free one)"
+    )
     args = parser.parse_args(argv)
+    port = args.port or _free_port()
     executable = os.environ.get("KXT_BROWSER_EXECUTABLE") or (
         str(CHROMIUM) if CHROMIUM.exists() else None
     )
@@ -185,12 +189,18 @@ def main(argv: list[str] | None = None) -> None:
             executable_path=executable, args=CHROMIUM_ARGS if executable else []
         )
         try:
-            with running_demo(Path(scratch) / "demo.sqlite3", args.port) as demo:
+            with running_demo(Path(scratch) / "demo.sqlite3", port) as demo:
                 saved = take(browser, demo, args.out)
         finally:
             browser.close()
     for picture in saved:
         print(f"{_shown(picture)}: {picture.stat().st_size:,} bytes")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _shown(path: Path) -> str:

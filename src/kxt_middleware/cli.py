@@ -48,7 +48,11 @@ PasswordReader = Callable[[str], str]
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``kxt``."""
-    parser = _Parser(prog="kxt", description=__doc__)
+    parser = _Parser(
+        prog="kxt",
+        description="Manage the database of a site that uses kxt-middleware: activity types, "
+        "the activity log, operators, contact groups, purging, API keys, consents and sites.",
+    )
     parser.add_argument(
         "--database",
         default=os.environ.get("KXT_DATABASE", DEFAULT_DATABASE),
