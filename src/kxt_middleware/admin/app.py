@@ -26,7 +26,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..storage import Store, open_store
-from . import activities, activity_types, contact_groups, contacts, overview, sign_in
+from . import activities, activity_types, contact_groups, contacts, export, overview, sign_in
 from .auth import SignInThrottle
 from .pages import AdminState, render
 
@@ -130,6 +130,7 @@ def admin_app(
         *sign_in.ROUTES,
         *activity_types.ROUTES,
         *activities.ROUTES,
+        *export.ROUTES,
         *contacts.ROUTES,
         *contact_groups.ROUTES,
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
