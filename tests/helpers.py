@@ -242,3 +242,10 @@ def sign_in(client: TestClient, name: str = "jane", password: str = PASSWORD) ->
 def post(client: TestClient, path: str, **data: str) -> httpx2.Response:
     """Post an admin form (with a valid CSRF token)."""
     return client.post(path, data={"csrf_token": csrf_token(client, "/activities"), **data})
+
+
+def refused(client: TestClient, path: str, cases: list[tuple[str, str]]) -> None:
+    """Each (query, message): ``path?query`` answers 400 with a page that says ``message``."""
+    for query, message in cases:
+        response = client.get(f"{path}?{query}")
+        assert response.status_code == 400 and message in response.text, query
