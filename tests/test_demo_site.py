@@ -206,7 +206,7 @@ def test_the_admin_is_mounted_behind_a_sign_in(database: Path) -> None:
         client.post("/consent", data={"choice": "accept"})
         calculate(client, "25000", "5")
         password = DemoFiles(database).password_file.read_text().strip()
-        assert "<h1>Activities</h1>" in sign_in(client, password)
+        assert "<h1>Overview</h1>" in sign_in(client, password)
         log = client.get("/admin/activities?type=custom_loan_calculator").text
         assert "<td>25000</td>" in log and "<td>server</td>" in log
         groups = client.get("/admin/contact-groups").text
@@ -241,7 +241,7 @@ def test_a_lost_password_file_gets_a_new_password(database: Path) -> None:
     with TestClient(create_app(database)) as client:
         new = files.password_file.read_text().strip()
         assert new != old
-        assert "<h1>Activities</h1>" in sign_in(client, new)
+        assert "<h1>Overview</h1>" in sign_in(client, new)
 
 
 def test_main_prints_the_url_and_the_admin_sign_in_once_it_listens(database: Path) -> None:

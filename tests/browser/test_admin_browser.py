@@ -92,7 +92,7 @@ def test_marketer_builds_a_group_from_a_visitors_activity(
     page.get_by_label("Name").fill("jane")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Activities")).to_be_visible()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
 
     # A custom activity type; the code name follows the name as it is typed.
     page.get_by_role("link", name="Activity types").click()

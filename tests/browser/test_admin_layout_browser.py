@@ -45,7 +45,7 @@ def sign_in(page: Page, url: str) -> None:
     page.get_by_label("Name").fill("jane")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
 
 
 ROW_BOXES = """() => [...document.querySelectorAll("tbody tr")].map(row => {

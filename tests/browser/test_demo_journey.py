@@ -227,7 +227,7 @@ def test_demo_bank_journey(browser: Browser, demo: Demo, artifacts_dir: Path) ->
         page.get_by_label("Name").fill(demo.operator)
         page.get_by_label("Password").fill(demo.password)
         page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_role("heading", name="Activities")).to_be_visible()
+        expect(page.get_by_role("heading", name="Overview")).to_be_visible()
         page.get_by_role("link", name="Contacts").click()
         page.get_by_role("link", name=contact).click()
         expect(page.get_by_role("heading", name=f"Contact {contact}")).to_be_visible()
