@@ -31,6 +31,8 @@ class RequestState:
     logger: ActivityLogger
     prefix: str  # the tracking endpoints and kxt.js live under it
     script: TrackingScript  # the kxt.js a page loads
+    # Origins of the enabled registered sites that links hand visitors over to (cross-site).
+    handover_origins: tuple[str, ...] = ()
 
 
 def request_state(connection: HTTPConnection, purpose: str) -> RequestState:
