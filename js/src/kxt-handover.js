@@ -14,15 +14,18 @@
 
 const settings = document.currentScript.dataset;
 
-// The capture phase: before the page's own handlers, and whatever they stop.
-addEventListener(
-  'click',
-  ({ target }) => {
-    const link = target.closest?.('a');
-    // (The stub queues the call and answers nothing: not yet known means no hand-over.)
-    if (window[settings.fn]?.('level') >= 200 && settings.sites.includes(` ${link?.origin} `)) {
-      link.href = settings.handover + encodeURIComponent(link.href);
-    }
-  },
-  true,
-);
+// A click, or a middle-button click (a new tab), in the capture phase: before the page's own
+// handlers, and whatever they stop.
+for (const type of ['click', 'auxclick']) {
+  addEventListener(
+    type,
+    ({ target }) => {
+      const link = target.closest?.('a');
+      // (The stub queues the call and answers nothing: not yet known means no hand-over.)
+      if (window[settings.fn]?.('level') >= 200 && settings.sites.includes(` ${link?.origin} `)) {
+        link.href = settings.handover + encodeURIComponent(link.href);
+      }
+    },
+    true,
+  );
+}

@@ -27,10 +27,10 @@ const mainPage = async (variant, level) => {
   return page;
 };
 
-/** A click on an <a href> (the event's target is inside it); returns the link. */
-const click = (page, href) => {
+/** A click (or `type`) on an <a href> (the event's target is inside it); returns the link. */
+const click = (page, href, type = 'click') => {
   const link = { href, origin: new URL(href).origin };
-  page.dispatch('click', { target: { closest: (selector) => selector === 'a' && link } });
+  page.dispatch(type, { target: { closest: (selector) => selector === 'a' && link } });
   return link;
 };
 
@@ -54,6 +54,9 @@ for (const variant of VARIANTS) {
       const page = await mainPage(variant, 200);
       const link = click(page, `${SHOP}/offers?x=1#top`);
       assert.equal(link.href, HANDOVER + encodeURIComponent(`${SHOP}/offers?x=1#top`));
+      // a middle-button click opens a new tab: handed over too
+      const tab = click(page, 'https://blog.example/', 'auxclick');
+      assert.equal(tab.href, HANDOVER + encodeURIComponent('https://blog.example/'));
       // other origins (even one that starts like a registered one) are left alone
       assert.equal(click(page, `${SHOP}:8443/`).href, `${SHOP}:8443/`);
       assert.equal(click(page, 'https://elsewhere.example/').href, 'https://elsewhere.example/');
