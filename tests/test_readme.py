@@ -128,14 +128,15 @@ def run_kxt(command: str, cwd: Path, env: dict[str, str]) -> str:
 
 def test_the_script_sizes_the_readme_quotes_are_the_served_ones() -> None:
     quoted = re.search(
-        r"kxt\.js (\d[\d,]*) bytes \(budget [\d,]+\), kxt-cs\.js (\d[\d,]*) bytes "
-        r"\(budget [\d,]+\), the\s+inline stub of a consenting visitor (\d+) bytes",
+        r"kxt\.js (\d[\d,]*) bytes \(budget [\d,]+\),\s+kxt-cs\.js (\d[\d,]*) bytes\s+"
+        r"\(budget [\d,]+\), the\s+inline stub of a consenting visitor (\d+) bytes\s+\(budget\s+"
+        r"[\d,]+; \d+ bytes without its send-on-leave part\), and kxt-handover\.js (\d+) bytes",
         README,
     )
     assert quoted is not None, "the README's script sizes moved"
     sizes = served_sizes()
     assert [int(x.replace(",", "")) for x in quoted.groups()] == [
-        sizes[name][1] for name in ("kxt.js", "kxt-cs.js", "stub")
+        sizes[name][1] for name in ("kxt.js", "kxt-cs.js", "stub", "kxt-handover.js")
     ]
 
 

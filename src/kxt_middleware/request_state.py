@@ -25,15 +25,22 @@ SCOPE_KEY = "kxt"
 class RequestState:
     """One request's visitor and logger, and where the page script and endpoints are."""
 
-    __slots__ = ("visitor", "logger", "prefix", "script")
+    __slots__ = ("visitor", "logger", "prefix", "script", "handover_origins")
 
     def __init__(
-        self, visitor: Visitor, logger: ActivityLogger, prefix: str, script: TrackingScript
+        self,
+        visitor: Visitor,
+        logger: ActivityLogger,
+        prefix: str,
+        script: TrackingScript,
+        handover_origins: tuple[str, ...] = (),
     ) -> None:
         self.visitor = visitor
         self.logger = logger
         self.prefix = prefix  # the tracking endpoints and kxt.js live under it
         self.script = script  # the kxt.js a page loads
+        # Origins of the enabled registered sites that links hand visitors over to (cross-site).
+        self.handover_origins = handover_origins
 
 
 def request_state(connection: HTTPConnection, purpose: str) -> RequestState:

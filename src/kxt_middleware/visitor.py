@@ -154,6 +154,17 @@ class Visitor:
             self._delete_contact = False
         return Contact(self._guid)
 
+    def adopt(self, contact: uuid.UUID, level: CookieLevel) -> bool:
+        """Take the contact and level a cross-site hand-over names, unless cookies name the
+        visitor (the main site's own cookies, when the browser sends them, are the newer word).
+        True when adopted."""
+        self._load()
+        if self._chosen or self._guid is not None or self._erased:
+            return False
+        self._level = level
+        self._guid = contact
+        return True
+
     @property
     def erased(self) -> bool:
         """True once this request learned that the visitor's contact was erased."""
