@@ -296,9 +296,7 @@ async def _groups_list(store: Store, args: argparse.Namespace, out: TextIO) -> N
 
 
 async def _groups_recalculate(store: Store, args: argparse.Namespace, out: TextIO) -> None:
-    codes = (
-        [group.code_name for group in await contact_groups(store)] if args.all else [args.code]
-    )
+    codes = [group.code_name for group in await contact_groups(store)] if args.all else [args.code]
     contacts = await store.count_contacts()
     for code in codes:
         with progress_bar(code, contacts, " contacts", quiet=args.quiet) as bar:

@@ -98,9 +98,7 @@ class ActivityTrackingMiddleware:
             default_level=CookieLevel.parse(default_cookie_level),
             honor_global_privacy_control=honor_global_privacy_control,
         )
-        self.store = store or open_store(
-            database, max_pending=max_pending, synchronous=synchronous
-        )
+        self.store = store or open_store(database, max_pending=max_pending, synchronous=synchronous)
         # Also for a shared store: the types are created (when absent) as it opens.
         self.activity_types = self.store.include_activity_types(activity_types)
         # Memberships are re-evaluated in the same commit as a contact's new activities (also
