@@ -20,6 +20,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from kxt_middleware import ActivityStore, ActivityTrackingMiddleware, ActivityType, CookieLevel
+from kxt_middleware.cross_site import SiteOrigins
 from kxt_middleware.hand_over import HandOver, HandOverRefused, HandOverSigner
 from kxt_middleware.script_tag import activity_logging_script
 from kxt_middleware.sites import Site, set_site_enabled
@@ -341,3 +342,15 @@ def test_the_script_tag_offers_hand_overs_only_with_registered_sites(database: P
 async def _disable(database: Path) -> None:
     async with ActivityStore(database) as store:
         await set_site_enabled(store, "shop", False)
+
+
+@pytest.mark.anyio
+async def test_pages_render_when_the_registered_sites_cannot_be_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    origins = SiteOrigins()
+    store = ActivityStore(tmp_path / "missing folder" / "kxt.sqlite3")
+    assert await origins.current(store) == ()
+    assert "could not read the registered sites" in caplog.text
+    assert await origins.current(store) == ()  # not read again before the refresh is due
+    assert caplog.text.count("could not read the registered sites") == 1

@@ -22,7 +22,7 @@ for (const type of ['click', 'auxclick']) {
     ({ target }) => {
       const link = target.closest?.('a');
       // (The stub queues the call and answers nothing: not yet known means no hand-over.)
-      if (window[settings.fn]?.('level') >= 200 && settings.sites.includes(` ${link?.origin} `)) {
+      if (settings.sites.includes(` ${link?.origin} `) && window[settings.fn]?.('level') >= 200) {
         link.href = settings.handover + encodeURIComponent(link.href);
       }
     },

@@ -20,7 +20,7 @@ from .origin import other_site
 from .script import TrackingScript, built_script, fill, validate_function_name
 from .sites import Site, enabled_site_for_origin, normalize_origin, sites
 from .storage import Store
-from .web import RequestError, allow_methods, allow_origin, preflight, read_json
+from .web import RequestError, allow_methods, allow_origin, log, preflight, read_json
 
 _MAX_BODY = RULES[ActivitySource.CROSS_SITE].max_body or 0
 # A cookie with no identifier, set with kxt-cs.js: when init brings no cookie at all, not even
@@ -44,7 +44,15 @@ class SiteOrigins:
         now = time.monotonic()
         if now >= self._due:
             self._due = now + ORIGINS_REFRESH
-            self._origins = tuple(site.origin for site in await sites(store) if site.enabled)
+            try:
+                registered = await sites(store)
+            except Exception:
+                # The site's pages must render all the same: they offer the origins read last.
+                log.warning(
+                    "could not read the registered sites; trying again in 30 s", exc_info=True
+                )
+                return self._origins
+            self._origins = tuple(site.origin for site in registered if site.enabled)
         return self._origins
 
 
