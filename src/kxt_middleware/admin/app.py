@@ -26,7 +26,17 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..storage import Store, open_store
-from . import activities, activity_types, contact_groups, contacts, export, overview, sign_in
+from . import (
+    activities,
+    activity_types,
+    api_keys,
+    contact_groups,
+    contacts,
+    export,
+    overview,
+    sign_in,
+    sites,
+)
 from .auth import SignInThrottle
 from .pages import AdminState, render
 
@@ -133,6 +143,8 @@ def admin_app(
         *export.ROUTES,
         *contacts.ROUTES,
         *contact_groups.ROUTES,
+        *sites.ROUTES,
+        *api_keys.ROUTES,
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(

@@ -1,22 +1,26 @@
-"""The admin's layout as Chromium draws it: table rows, form checkboxes, placeholders."""
+"""The admin in Chromium: table rows, checkboxes and placeholders as drawn; the chart legend and
+the export without JavaScript."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from starlette.types import ASGIApp
 
 from kxt_middleware import ActivityStore, ActivityType
 from kxt_middleware.activities import NewActivity
 from kxt_middleware.admin import admin_app
+from kxt_middleware.api_keys import create_api_key
 from kxt_middleware.groups import ActivityCondition, ContactGroup, add_contact_group
 from kxt_middleware.operators import create_operator
+from kxt_middleware.sites import Site, add_site
 
 Serve = Callable[[ASGIApp], str]
 PASSWORD = "correct horse battery"
@@ -30,6 +34,8 @@ async def fill(database: Path) -> None:
         condition = ActivityCondition(LOAN.code_name, at_least=1, in_last_days=30)
         group = ContactGroup("loan_prospects", "Loan prospects", "Calculated a loan", [condition])
         await add_contact_group(store, group)
+        await add_site(store, Site("shop", "Shop", "https://shop.example"))
+        await create_api_key(store, "mobile_app")
 
 
 @pytest.fixture
@@ -60,7 +66,7 @@ ROW_BOXES = """() => [...document.querySelectorAll("tbody tr")].map(row => {
 })"""
 
 
-@pytest.mark.parametrize("path", ["/activity-types", "/contact-groups"])
+@pytest.mark.parametrize("path", ["/activity-types", "/contact-groups", "/sites", "/api-keys"])
 def test_every_cell_of_a_row_is_as_tall_as_the_row(page: Page, admin_url: str, path: str) -> None:
     sign_in(page, admin_url)
     page.goto(admin_url + path)
@@ -78,9 +84,12 @@ def test_every_cell_of_a_row_is_as_tall_as_the_row(page: Page, admin_url: str, p
     assert actions == len(rows)
 
 
-def test_the_enabled_checkbox_sits_on_the_line_of_its_label(page: Page, admin_url: str) -> None:
+@pytest.mark.parametrize("path", ["/activity-types/new", "/sites/new"])
+def test_the_enabled_checkbox_sits_on_the_line_of_its_label(
+    page: Page, admin_url: str, path: str
+) -> None:
     sign_in(page, admin_url)
-    page.goto(f"{admin_url}/activity-types/new")
+    page.goto(admin_url + path)
     checkbox = page.get_by_label("Enabled")
     expect(checkbox).to_be_checked()
     box = checkbox.bounding_box()
@@ -119,3 +128,38 @@ def test_placeholders_of_the_group_form_are_not_cut_off(page: Page, admin_url: s
         assert {"any time", "any value"} <= shown, path
         for name, placeholder, needed, width in fields:
             assert needed <= width, (path, name, placeholder, needed, width)
+
+
+def test_the_chart_legend_and_the_export_work_without_javascript(
+    browser: Browser, admin_url: str
+) -> None:
+    context = browser.new_context(java_script_enabled=False, accept_downloads=True)
+    try:
+        page = context.new_page()
+        sign_in(page, admin_url)
+        page.goto(f"{admin_url}/activities")
+        segments = page.locator("svg.chart rect.segment")
+        expect(segments).to_have_count(1)
+        expect(segments.locator("title")).to_have_text(
+            re.compile(r"custom_loan_calculator, \w+ \d+ \d{4}: 1 of 1")
+        )
+        legend = page.locator("figcaption a.legend")
+        expect(legend).to_have_text(["custom_loan_calculator (1)"])
+        legend.click()
+        expect(page).to_have_url(re.compile(r"/activities\?hide=custom_loan_calculator$"))
+        expect(segments).to_have_count(0)
+        expect(page.locator("figcaption a.legend.off")).to_have_count(1)
+        expect(page.locator("table.log tbody tr")).to_have_count(1)  # the list keeps it
+        page.locator("figcaption a.legend").click()
+        expect(segments).to_have_count(1)
+
+        with page.expect_download() as download_info:
+            page.get_by_role("link", name="CSV").click()
+        download = download_info.value
+        assert re.fullmatch(r"activities-\d{8}-\d{6}\.csv", download.suggested_filename)
+        path = download.path()
+        lines = Path(path).read_text().splitlines()
+        assert lines[0].startswith("id,contact,type,") and len(lines) == 2
+        assert ",custom_loan_calculator,,25000," in lines[1]
+    finally:
+        context.close()
