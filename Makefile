@@ -11,7 +11,7 @@ NODE_BIN   := node_modules/.bin
 NODE_STAMP := node_modules/.kxt-installed
 
 .NOTPARALLEL:
-.PHONY: test demo venv node js js-test browser-setup lint unit browser clean
+.PHONY: test demo screenshots venv node js js-test browser-setup lint unit browser clean
 
 ## Everything CI runs: lint, typing, unit tests with coverage gate, JS unit tests and the check
 ## that the built scripts match their sources, then real-browser tests.
@@ -20,6 +20,10 @@ test: lint unit js-test browser
 ## Run the demo site (arguments via DEMO_ARGS="...").
 demo: venv
 	$(BIN)/python -m demo_site $(DEMO_ARGS)
+
+## The README's pictures (docs/*.png), from the demo with a few visitors' activities, in Chromium.
+screenshots: browser-setup
+	$(BIN)/python -m demo_site.screenshots
 
 venv: $(STAMP)
 

@@ -3,6 +3,8 @@
 - ``bare``: a Starlette app with no middleware (the baseline).
 - ``tracked``: the same routes behind ActivityTrackingMiddleware on $KXT_BENCH_DATABASE, with
   a route that logs one activity durably and ``/stats`` reporting the writer's commits.
+- ``session``: the same routes behind Starlette's SessionMiddleware (a signed session cookie,
+  set by ``/login``): the yardstick for what a cookie-reading middleware usually costs.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import statistics
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -95,6 +98,11 @@ async def stats(request: Request) -> Response:
     )
 
 
+async def login(request: Request) -> Response:
+    request.session["user"] = "bench"
+    return PlainTextResponse("ok")
+
+
 ROUTES = [Route("/ready", ready), Route("/plain", plain)]
 
 bare = Starlette(routes=ROUTES)
@@ -108,4 +116,8 @@ tracked = Starlette(
         Route("/build", build),
     ],
     middleware=[Middleware(ActivityTrackingMiddleware, secret_key=SECRET, store=STORE)],
+)
+session = Starlette(
+    routes=[*ROUTES, Route("/login", login)],
+    middleware=[Middleware(SessionMiddleware, secret_key=SECRET)],
 )

@@ -7,6 +7,7 @@ Starting twice on the same database reuses it, with the same signing key and adm
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import shutil
 import socket
@@ -61,13 +62,50 @@ def main(argv: list[str] | None = None) -> None:
             flush=True,
         )
 
+    try:
+        listening = _listen(args.host, args.port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            hint = (
+                f"Port {args.port} is already in use (address already in use): stop what runs "
+                f'there, or start the demo on another port: make demo DEMO_ARGS="--port '
+                f'{_other_port(args.port)}"'
+            )
+        else:
+            hint = f"Cannot listen on {url}: {exc.strerror}."
+        print(hint, file=sys.stderr)
+        sys.exit(3)
     config = uvicorn.Config(
         create_app(args.database), host=args.host, port=args.port, log_level="warning"
     )
     server = _AnnouncingServer(config, announce)
-    server.run()
-    if not server.started:  # the port was taken, or the site failed to start (uvicorn said why)
+    try:
+        server.run(sockets=[listening])
+    except KeyboardInterrupt:  # Ctrl+C: uvicorn has shut down gracefully, then re-raised it
+        print("Demo Bank stopped.", flush=True)
+        return
+    finally:
+        listening.close()
+    if not server.started:  # the site failed to start (uvicorn said why)
         sys.exit(3)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port``, so a port in use is found before the site starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
+    except OSError:
+        listening.close()
+        raise
+    return listening
+
+
+def _other_port(port: int) -> int:
+    """A port to suggest instead of ``port``."""
+    return port + 1 if port < 65535 else 8001
 
 
 class _AnnouncingServer(uvicorn.Server):

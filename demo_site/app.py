@@ -6,7 +6,10 @@
   (the form posts) and from the browser ("Calculate instantly" calls ``kxt('customactivity')``);
 - a "See our special offers!" CTA logging ``custom_cta`` through a renamed function
   (``customActivityTracker``) on a page whose legacy widget owns ``window.kxt``;
-- the contact group "Loan prospects" and a loan offer on the home page for its members;
+- the contact groups "Loan prospects" (a loan offer at 3.9 % on the home page for its members)
+  and "Offer seekers";
+- customer pages in a customer's words; each page's "How this demo works" panel says what was
+  tracked there and how;
 - the marketer admin at ``/admin``, with a demo operator created at first start.
 """
 
@@ -21,9 +24,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -32,6 +37,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from kxt_middleware import (
+    Activity,
     ActivityCondition,
     ActivityStore,
     ActivityTrackingMiddleware,
@@ -39,6 +45,7 @@ from kxt_middleware import (
     ContactGroup,
     CookieLevel,
     CustomActivityData,
+    LogResult,
     add_to_templates,
     contact_groups,
     get_activity_logger,
@@ -73,8 +80,17 @@ LOAN_PROSPECTS = ContactGroup(
     conditions=[ActivityCondition(LOAN_CALCULATOR.code_name, at_least=1, in_last_days=30)],
 )
 
+OFFER_SEEKERS = ContactGroup(
+    "offer_seekers",
+    "Offer seekers",
+    "Contacts who clicked through to the special offers in the last 30 days.",
+    conditions=[ActivityCondition(CTA.code_name, at_least=1, in_last_days=30)],
+)
+
 ADMIN_NAME = "demo"
 ANNUAL_RATE = 0.05  # the calculator's interest rate
+PERSONAL_RATE = 0.039  # the rate of the loan offer for "Loan prospects"
+PERSONAL_OFFER = "personal"  # /loans?offer=personal: the calculator at the personal rate
 MAX_AMOUNT = 10_000_000
 MAX_YEARS = 40
 
@@ -88,7 +104,18 @@ def _visitor(request: Request) -> dict[str, Any]:
     }
 
 
+def money(amount: float, cents: bool = False) -> str:
+    """An amount in euros as the site shows it: whole euros without cents unless asked."""
+    return f"€{amount:,.2f}" if cents or amount != int(amount) else f"€{amount:,.0f}"
+
+
+def percent(rate: float) -> str:
+    """A rate such as 0.039 as ``3.9 %`` (with a no-break space)."""
+    return f"{rate * 100:.1f}".removesuffix(".0") + "\u00a0%"
+
+
 templates = Jinja2Templates(directory=HERE / "templates", context_processors=[_visitor])
+templates.env.filters.update(money=money, percent=percent)
 add_to_templates(templates)  # {{ activity_logging_script(request) }} in the layout
 register_personalization(templates)  # {% if is_in_contact_group('loan_prospects') %}
 
@@ -137,50 +164,74 @@ def _read_or_create(path: Path, make: Callable[[], str]) -> tuple[str, bool]:
 async def home(request: Request) -> Response:
     # Templates render synchronously: load the visitor's groups for the template globals first.
     await contact_groups(request)
-    return templates.TemplateResponse(request, "home.html", {"page": "home"})
+    return templates.TemplateResponse(
+        request,
+        "home.html",
+        {"page": "home", "rate": ANNUAL_RATE, "personal_rate": PERSONAL_RATE},
+    )
 
 
 @dataclass(frozen=True)
 class Loan:
     amount: int
     years: int
+    annual_rate: float = ANNUAL_RATE
 
     @property
     def monthly_payment(self) -> float:
-        rate = ANNUAL_RATE / 12
+        rate = self.annual_rate / 12
         return self.amount * rate / (1 - (1 + rate) ** -(self.years * 12))
 
 
-def _loan(form: FormData) -> Loan | None:
+def _loan(form: FormData, annual_rate: float) -> Loan | None:
     try:
-        loan = Loan(int(str(form.get("amount", ""))), int(str(form.get("years", ""))))
+        amount, years = int(str(form.get("amount", ""))), int(str(form.get("years", "")))
     except ValueError:
         return None
-    if not 1 <= loan.amount <= MAX_AMOUNT or not 1 <= loan.years <= MAX_YEARS:
+    if not 1 <= amount <= MAX_AMOUNT or not 1 <= years <= MAX_YEARS:
         return None
-    return loan
+    return Loan(amount, years, annual_rate)
+
+
+async def _annual_rate(request: Request, offer: object) -> float:
+    """The personal rate when the visitor asks for their offer and has it, else the usual one."""
+    if offer == PERSONAL_OFFER and await is_in_contact_group(request, LOAN_PROSPECTS.code_name):
+        return PERSONAL_RATE
+    return ANNUAL_RATE
 
 
 async def loans(request: Request) -> Response:
-    context: dict[str, Any] = {"page": "loans", "amount": 50_000, "years": 10}
+    form = await request.form() if request.method == "POST" else None
+    offer = (form or request.query_params).get("offer")
+    rate = await _annual_rate(request, offer)
+    context: dict[str, Any] = {
+        "page": "loans",
+        "amount": 50_000,
+        "years": 10,
+        "rate": rate,
+        "personal_rate": PERSONAL_RATE,
+        "offer": offer if rate == PERSONAL_RATE else None,
+        "max_amount": MAX_AMOUNT,
+        "max_years": MAX_YEARS,
+    }
     status = 200
-    if request.method == "POST":
-        form = await request.form()
-        loan = _loan(form)
+    if form is not None:
+        loan = _loan(form, rate)
         context.update(amount=form.get("amount", ""), years=form.get("years", ""))
         if loan is None:
             context["error"] = (
-                f"Enter an amount of 1 to {MAX_AMOUNT:,} and a term of 1 to {MAX_YEARS} years."
+                f"Enter an amount of {money(1)} to {money(MAX_AMOUNT)} and a term of 1 to "
+                f"{MAX_YEARS} years."
             )
             status = 422
         else:
-            # The server-side way: one call; without consent it is simply not logged.
-            await get_activity_logger(request).log(
+            # The server-side way: one call; without consent it is not logged, and the result
+            # says so (the page tells the visitor what really happened).
+            logged: LogResult = await get_activity_logger(request).log(
                 LOAN_CALCULATOR.code_name,
                 CustomActivityData(title="Loan calculator usage", value=str(loan.amount)),
             )
-            context["loan"] = loan
-    context.update(rate=ANNUAL_RATE, max_amount=MAX_AMOUNT, max_years=MAX_YEARS)
+            context.update(loan=loan, logged=logged)
     return templates.TemplateResponse(request, "loans.html", context, status_code=status)
 
 
@@ -192,7 +243,9 @@ async def offers(request: Request) -> Response:
     # The other way to personalize: await the check in the endpoint.
     prospect = await is_in_contact_group(request, LOAN_PROSPECTS.code_name)
     return templates.TemplateResponse(
-        request, "offers.html", {"page": "offers", "prospect": prospect}
+        request,
+        "offers.html",
+        {"page": "offers", "prospect": prospect, "personal_rate": PERSONAL_RATE},
     )
 
 
@@ -229,10 +282,58 @@ def my_data_page(store: ActivityStore) -> Callable[[Request], Any]:
         contact = get_current_contact(request)
         activities = [] if contact is None else await store.activities(contact=contact.guid)
         return templates.TemplateResponse(
-            request, "me.html", {"page": "me", "contact": contact, "activities": activities}
+            request,
+            "me.html",
+            {
+                "page": "me",
+                "contact": contact,
+                "records": [(a, *described(a)) for a in activities],
+            },
         )
 
     return my_data
+
+
+_PAGE_NAMES = {
+    "/": "Home",
+    "/loans": "Loan calculator",
+    "/accounts": "Accounts",
+    "/offers": "Special offers",
+    "/cookies": "Cookie settings",
+    "/me": "Your data",
+}
+
+
+def described(activity: Activity) -> tuple[str, str]:
+    """What a visitor reads on "Your data" for one of their activities: what, and details."""
+    if activity.type == LOAN_CALCULATOR.code_name and activity.value.isdigit():
+        return "Used the loan calculator", f"A loan of {money(int(activity.value))}"
+    if activity.type == CTA.code_name:
+        return "Opened the special offers", "From the accounts page"
+    page = _PAGE_NAMES.get(_path(activity.url), _path(activity.url))
+    if activity.type == "landingpage":
+        return "Arrived on our site", page
+    if activity.type == "pagevisit":
+        return "Visited a page", page
+    return activity.title or activity.type, activity.value
+
+
+def _path(url: str) -> str:
+    """The path of ``url`` (``/`` for an empty one)."""
+    return urlsplit(url).path or "/"
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    """Unknown pages: the site's own page, with a way back."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    return templates.TemplateResponse(
+        request, "not-found.html", {"page": "not-found"}, status_code=status
+    )
+
+
+async def favicon(request: Request) -> Response:
+    """Browsers ask for /favicon.ico without looking at the page: point them to the SVG."""
+    return RedirectResponse("/static/favicon.svg", status_code=301)
 
 
 # -- the application ----------------------------------------------------------------------------
@@ -281,6 +382,7 @@ def create_app(
             Route("/cookies", cookie_settings),
             Route("/consent", consent, methods=["POST"]),
             Route("/me", my_data_page(store)),
+            Route("/favicon.ico", favicon),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
             Mount("/admin", app=admin),
         ],
@@ -289,9 +391,10 @@ def create_app(
                 ActivityTrackingMiddleware,
                 secret_key=secret_key,
                 store=store,
-                contact_groups=[LOAN_PROSPECTS],  # created at first start when absent
+                contact_groups=[LOAN_PROSPECTS, OFFER_SEEKERS],  # created when absent
             )
         ],
+        exception_handlers={404: not_found},
         lifespan=lifespan,
     )
 

@@ -24,6 +24,7 @@ const PLACEHOLDER = /\bKXT_[A-Z_]+\b/g;
 const TARGETS = [
   { source: 'js/src/kxt.js', output: 'js/dist/kxt.js', budget: 1024 },
   { source: 'js/src/kxt-cs.js', output: 'js/dist/kxt-cs.js', budget: 1200 },
+  { source: 'js/src/kxt-handover.js', output: 'js/dist/kxt-handover.js', budget: 300 },
   { source: 'js/src/stub.js', output: 'js/dist/stub.js', placeholders: ['KXT_FUNCTION_NAME'] },
   {
     source: 'js/src/stub-leave.js',

@@ -64,7 +64,7 @@ type KxtErrorName = keyof KxtErrors;
 type KxtErrorHandler = <Name extends KxtErrorName>(error: Name, detail: KxtErrors[Name]) => void;
 
 /** The tracking function (`kxt` unless renamed). Calls made before the script loads wait in
- * the inline stub's queue and are replayed in order. Nothing returns a value. */
+ * the inline stub's queue and are replayed in order. Only `level` returns a value. */
 interface KxtFunction {
   /** Log a custom activity of an enabled activity type (a no-op with log_custom_activity=False). */
   (command: 'customactivity', activity: KxtCustomActivity): void;
@@ -74,6 +74,9 @@ interface KxtFunction {
   (command: 'consentagree'): void;
   /** The visitor withdraws: held activities are dropped and nothing more is sent. */
   (command: 'consentrevoke'): void;
+  /** The visitor's cookie level as the script knows it now (undefined before the script runs,
+   * and on an external site until init is answered). */
+  (command: 'level'): number | undefined;
   /** Hear what went wrong (replaces the handler registered before). */
   (command: 'onerror', handler: KxtErrorHandler): void;
   /** kxt-cs.js only: ask the main site for the visitor's level (the snippet calls it). */

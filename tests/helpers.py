@@ -231,14 +231,21 @@ def csrf_token(client: TestClient, path: str = "/sign-in") -> str:
 
 
 def sign_in(client: TestClient, name: str = "jane", password: str = PASSWORD) -> None:
-    """Sign in to the admin; it must send the operator to the activity log."""
+    """Sign in to the admin; it must send the operator to the overview."""
     response = client.post(
         "/sign-in", data={"name": name, "password": password, "csrf_token": csrf_token(client)}
     )
     assert response.status_code == 303, response.text
-    assert response.headers["location"] == "/activities"
+    assert response.headers["location"] == "/"
 
 
 def post(client: TestClient, path: str, **data: str) -> httpx2.Response:
     """Post an admin form (with a valid CSRF token)."""
     return client.post(path, data={"csrf_token": csrf_token(client, "/activities"), **data})
+
+
+def refused(client: TestClient, path: str, cases: list[tuple[str, str]]) -> None:
+    """Each (query, message): ``path?query`` answers 400 with a page that says ``message``."""
+    for query, message in cases:
+        response = client.get(f"{path}?{query}")
+        assert response.status_code == 400 and message in response.text, query

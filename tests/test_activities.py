@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
 
 from kxt_middleware import CustomActivityData, LogResult, LogStatus
-from kxt_middleware.activities import NewActivity, format_time, parse_time, utc_now
+from kxt_middleware.activities import (
+    NewActivity,
+    format_time,
+    new_activity_id,
+    parse_time,
+    utc_now,
+)
 
 
 def test_title_and_value_up_to_250() -> None:
@@ -55,3 +62,25 @@ def test_time_format_round_trips_and_sorts() -> None:
     text = format_time(now)
     assert text.endswith("Z") and len(text) == 27
     assert parse_time(text) == now
+
+
+def test_new_ids_are_uuid7_with_the_time_and_74_random_bits() -> None:
+    before = time.time_ns() // 1_000_000
+    ids = [new_activity_id() for _ in range(3000)]
+    after = time.time_ns() // 1_000_000
+    parsed = [uuid.UUID(text) for text in ids]
+    assert all(str(guid) == text for guid, text in zip(parsed, ids, strict=True))
+    assert {guid.version for guid in parsed} == {7}
+    assert {guid.variant for guid in parsed} == {uuid.RFC_4122}
+    assert all(before <= guid.int >> 80 <= after for guid in parsed)
+    assert len(set(ids)) == len(ids)
+    # Ids of different milliseconds sort by time.
+    by_time = sorted(parsed, key=lambda guid: guid.int >> 80)
+    assert [g.int >> 80 for g in sorted(parsed)] == [g.int >> 80 for g in by_time]
+    # Every random bit varies: none of the 74 is stuck at 0 or 1.
+    random_mask = (0xFFF << 64) | 0x3FFF_FFFF_FFFF_FFFF
+    ones = zeros = 0
+    for guid in parsed:
+        ones |= guid.int & random_mask
+        zeros |= ~guid.int & random_mask
+    assert ones == zeros == random_mask

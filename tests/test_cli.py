@@ -278,3 +278,22 @@ def test_python_dash_m_and_exit_status(database: Path) -> None:
             assert done.returncode == 2 and done.stderr.startswith("kxt: error: "), done.stderr
             assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert not database.with_name("missing.sqlite3").exists()
+
+
+def _parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """``parser`` and every parser of its commands, at any depth."""
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                found += _parsers(sub)
+    return found
+
+
+def test_the_help_is_plain_text() -> None:
+    # What `kxt --help` prints is read in a terminal: no reStructuredText ``markup``.
+    parsers = _parsers(build_parser())
+    assert len(parsers) > 20
+    pages = {parser.prog: parser.format_help() for parser in parsers}
+    assert [prog for prog, page in pages.items() if "`" in page] == []
+    assert "activity types, the activity log" in " ".join(pages["kxt"].split())

@@ -83,6 +83,9 @@ def test_cross_site_needs_cross_site_cookies(make_app: AppFactory) -> None:
 def test_an_enabled_site_logs_for_the_visitor_after_consent(
     client: TestClient, database: Path
 ) -> None:
+    # kxt-cs.js comes with a probe cookie: when init brings it back, cookies reach the main site
+    probe = client.get(f"{P}/kxt-cs.js").headers["set-cookie"]
+    assert "KxtCookieProbe=1" in probe and "SameSite=none" in probe and "Secure" in probe
     init = post(client, "init", {})
     assert init.json() == {"level": 0}
     assert init.headers["access-control-allow-origin"] == SHOP.origin
@@ -158,6 +161,11 @@ def test_other_origins_store_nothing(client: TestClient, database: Path) -> None
     no_origin = client.post(f"{P}/cross-site/activities", content=b"{}")
     assert no_origin.status_code == 403
     assert stored(database, *FIELDS) == []
+
+
+def test_an_init_without_any_cookie_says_the_browser_blocks_them(client: TestClient) -> None:
+    answer = post(client, "init", {"handover": None, "credential": None, "agreed": False})
+    assert answer.json() == {"level": 0, "blocked": True}
 
 
 def test_blocked_cookies_are_reported(client: TestClient) -> None:

@@ -18,9 +18,10 @@ const KEPT_ERRORS = 10;
  * @param {number | undefined} level  the visitor's cookie level, if known (unknown: none sent)
  * @param {RequestCredentials} credentials  fetch's credentials mode ('include' across sites)
  * @param {boolean} pageVisit  log a page visit before the replay
- * @param {(activities: object[]) => object} activitiesBody  the JSON body of an activities request
- * @param {(log, post, consent, sendWaiting) => object} entryCommands  the entry's own commands, added
- *   to the shared ones or replacing them (given four of the core's functions)
+ * @param {(fields: object) => object} body  the JSON body of a request with these fields (the
+ *   entry may add its own)
+ * @param {(log, post, consent, sendWaiting) => object} entryCommands  the entry's own commands,
+ *   added to the shared ones or replacing them (given four of the core's functions)
  */
 export const startTracker = (
   name,
@@ -28,7 +29,7 @@ export const startTracker = (
   level,
   credentials,
   pageVisit,
-  activitiesBody,
+  body,
   entryCommands,
 ) => {
   // Take the calls the stub queued (emptied: its send-on-leave must not send them again).
@@ -40,6 +41,9 @@ export const startTracker = (
   // end of the current task (calls made together travel together) or for the request on its way.
   let waiting = [];
   let sending = false;
+  // Set once the main site answers that nothing identifies the visitor (cross-site, with the
+  // browser withholding its cookies): activities fail at once instead of waiting for good.
+  let blocked;
   let errorHandler;
   const earlyErrors = [];
 
@@ -57,9 +61,9 @@ export const startTracker = (
   // beacon (the same body, so the same activity ids: the server stores each id once).
   // `done(answer)` runs once the request is over, whatever the outcome ({} without an answer),
   // before any error is reported.
-  const post = (path, body, done) => {
+  const post = (path, fields, done) => {
     const url = endpoint + path;
-    const json = JSON.stringify(body);
+    const json = JSON.stringify(body(fields));
     const sentAt = consentChanges;
     const sendBeacon = (failure, failed) => {
       try {
@@ -83,10 +87,12 @@ export const startTracker = (
             .catch(() => null) // a body that is not JSON
             .then((parsed) => {
               const answer = parsed || {};
-              // The server knows the level best, unless the consent changed since.
-              if (response.ok && sentAt === consentChanges && answer.level != null) {
+              // The server knows the level best, unless the consent changed since (a refusal may
+              // say it too: kxt-cs.js's init when a hand-over is refused).
+              if (sentAt === consentChanges && answer.level != null) {
                 level = answer.level;
               }
+              blocked ||= answer.blocked;
               done(answer);
               if (!response.ok) {
                 report(
@@ -107,10 +113,12 @@ export const startTracker = (
   // Send the next batch of what waits, if the visitor consented; say whether one went. Batches
   // go one after the other (stored in order; a failed batch does not stop the next).
   const sendNext = () => {
+    if (blocked)
+      for (const activity of waiting.splice(0)) report('error_cookies_blocked', activity);
     const ready = level >= VISITOR && waiting.length > 0;
     if (ready) {
       sending = true;
-      post('activities', activitiesBody(waiting.splice(0, batchSize(waiting))), (answer) => {
+      post('activities', { activities: waiting.splice(0, batchSize(waiting)) }, (answer) => {
         sending = false;
         for (const result of Array.isArray(answer.results) ? answer.results : []) {
           if (result?.status !== 'logged') report('error_not_logged', result);
@@ -143,6 +151,7 @@ export const startTracker = (
     customactivity: (details) => log(details || {}),
     consentagree: () => consent(true),
     consentrevoke: () => consent(false),
+    level: () => level,
     onerror: (handler) => {
       errorHandler = handler;
       for (const [error, detail] of earlyErrors.splice(0)) report(error, detail);
@@ -150,10 +159,9 @@ export const startTracker = (
     ...entryCommands(log, post, consent, sendWaiting),
   };
 
-  const track = (command, details) => {
-    if (Object.hasOwn(commands, command)) commands[command](details);
-    else report('error_other', command);
-  };
+  // A command's result is returned (the level command's); an unknown command is reported.
+  const track = (command, details) =>
+    Object.hasOwn(commands, command) ? commands[command](details) : report('error_other', command);
 
   // Take over the name first (calls made while replaying reach the real function).
   window[name] = track;

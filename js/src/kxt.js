@@ -13,6 +13,8 @@
 // fn('pagevisit') (sent on load with data-pv="1"), fn('consentagree'),
 // fn('consentrevoke'), fn('onerror', (error, detail) => …). See kxt.d.ts.
 //
+// fn('level') answers the visitor's cookie level once the script runs (kxt-handover.js asks it).
+//
 // Protocol: POST P/browser/activities {"activities": [{id, type, value, title, url, referrer}]}
 // and POST P/browser/consent {"agree": true|false}; both answer JSON with the visitor's "level".
 // Requests are same-origin: the site's own cookies identify the visitor.
@@ -28,6 +30,6 @@ startTracker(
   +settings.level || 0,
   undefined, // fetch's default credentials: same-origin
   settings.pv !== '0',
-  (activities) => ({ activities }),
+  (fields) => fields,
   () => (settings.ca === '0' ? { customactivity() {} } : {}),
 );

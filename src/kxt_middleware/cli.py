@@ -48,7 +48,11 @@ PasswordReader = Callable[[str], str]
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``kxt``."""
-    parser = _Parser(prog="kxt", description=__doc__)
+    parser = _Parser(
+        prog="kxt",
+        description="Manage the database of a site that uses kxt-middleware: activity types, "
+        "the activity log, operators, contact groups, purging, API keys, consents and sites.",
+    )
     parser.add_argument(
         "--database",
         default=os.environ.get("KXT_DATABASE", DEFAULT_DATABASE),
@@ -292,9 +296,7 @@ async def _groups_list(store: Store, args: argparse.Namespace, out: TextIO) -> N
 
 
 async def _groups_recalculate(store: Store, args: argparse.Namespace, out: TextIO) -> None:
-    codes = (
-        [group.code_name for group in await contact_groups(store)] if args.all else [args.code]
-    )
+    codes = [group.code_name for group in await contact_groups(store)] if args.all else [args.code]
     contacts = await store.count_contacts()
     for code in codes:
         with progress_bar(code, contacts, " contacts", quiet=args.quiet) as bar:

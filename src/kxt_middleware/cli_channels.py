@@ -28,7 +28,7 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, parser_class: t
     create.set_defaults(run=_keys_create, creates_database=True)
     key_commands.add_parser("list", help="list keys", parents=[common]).set_defaults(run=_keys_list)
     revoke = key_commands.add_parser("revoke", help="revoke a key by its id", parents=[common])
-    revoke.add_argument("key_id", help="the id shown by `kxt apikeys list`")
+    revoke.add_argument("key_id", help="the id shown by 'kxt apikeys list'")
     revoke.set_defaults(run=_keys_revoke)
 
     consent = commands.add_parser("consents", help="consents contacts can agree to")

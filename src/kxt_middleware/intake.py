@@ -105,14 +105,17 @@ def read_activity(item: Any, source: ActivitySource, *, site: str | None = None)
     rules = RULES[source]
     if not isinstance(item, Mapping):
         raise ValueError("an activity must be an object")
-    fields = {str(k).lower(): v for k, v in item.items()} if rules.any_case_keys else item
+    fields = item
+    if rules.any_case_keys and not all(type(k) is str and k.islower() for k in item):
+        fields = {str(k).lower(): v for k, v in item.items()}
     texts: dict[str, str] = {}
     for name in _TEXT_FIELDS:
         value = fields.get(name, "")
-        if value is None and rules.null_is_empty:
-            value = ""
-        if not isinstance(value, str):
-            raise ValueError(f"{name} must be a string")
+        if type(value) is not str:
+            if value is None and rules.null_is_empty:
+                value = ""
+            elif not isinstance(value, str):
+                raise ValueError(f"{name} must be a string")
         texts[name] = value
     code = texts["type"]
     if code.lower() in _BUILT_IN:

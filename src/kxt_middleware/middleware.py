@@ -16,6 +16,7 @@ from .cookies import SameSite, SignedCookie
 from .cross_site import CrossSiteTracking
 from .errors import StoreOverloadedError
 from .groups import ContactGroup, install_contact_groups
+from .hand_over import TOKEN_MAX_AGE, HandOverSigner
 from .headless import HeadlessApi, allowed_origins
 from .logger import ActivityLogger
 from .request_state import SCOPE_KEY, RequestState
@@ -26,6 +27,7 @@ from .visitor import Visitor, VisitorCookies
 from .web import overloaded
 
 ONE_YEAR = 365 * 24 * 60 * 60
+_CROSS_SITE_ROUTES = ("/cross-site/", "/kxt-cs.", "/kxt-handover.")
 
 
 class ActivityTrackingMiddleware:
@@ -62,6 +64,7 @@ class ActivityTrackingMiddleware:
         headless_requires_consent: bool = True,
         headless_origins: Sequence[str] = (),
         cross_site_tracking: bool = False,
+        handover_max_age: int = TOKEN_MAX_AGE,
         max_pending: int = 10_000,
         synchronous: Synchronous = "FULL",
         store: Store | None = None,
@@ -95,9 +98,7 @@ class ActivityTrackingMiddleware:
             default_level=CookieLevel.parse(default_cookie_level),
             honor_global_privacy_control=honor_global_privacy_control,
         )
-        self.store = store or open_store(
-            database, max_pending=max_pending, synchronous=synchronous
-        )
+        self.store = store or open_store(database, max_pending=max_pending, synchronous=synchronous)
         # Also for a shared store: the types are created (when absent) as it opens.
         self.activity_types = self.store.include_activity_types(activity_types)
         # Memberships are re-evaluated in the same commit as a contact's new activities (also
@@ -106,8 +107,13 @@ class ActivityTrackingMiddleware:
         self.tracker = ActivityTracker(self.store)
         self.prefix = prefix
         self.browser = BrowserTracking(prefix=prefix, script=TrackingScript.from_source())
+        # A hand-over token lives minutes; the credential an external page keeps for it lives
+        # as long as a contact cookie.
+        signer = HandOverSigner(
+            secret_key, token_max_age=handover_max_age, credential_max_age=contact_max_age
+        )
         self.cross_site = (
-            CrossSiteTracking(prefix, TrackingScript.from_source(name="kxt-cs.js"))
+            CrossSiteTracking(prefix, TrackingScript.from_source(name="kxt-cs.js"), signer)
             if cross_site_tracking
             else None
         )
@@ -131,7 +137,14 @@ class ActivityTrackingMiddleware:
         visitor = Visitor(self.cookies, scope)
         # Everything below is lazy: a request that does not track pays for two small objects.
         logger = ActivityLogger(self.tracker, visitor, scope)
-        scope[SCOPE_KEY] = RequestState(visitor, logger, self.prefix, self.browser.script)
+        route = _below(scope, self.prefix) if scope["type"] == "http" else None
+        # The site's pages offer hand-overs to the registered sites (read at most every 30 s).
+        origins = (
+            await self.cross_site.origins.current(self.store)
+            if self.cross_site is not None and route is None
+            else ()
+        )
+        scope[SCOPE_KEY] = RequestState(visitor, logger, self.prefix, self.browser.script, origins)
 
         async def send_with_cookies(message: Message) -> None:
             if message["type"] in ("http.response.start", "websocket.accept"):
@@ -151,14 +164,13 @@ class ActivityTrackingMiddleware:
                 logger.finished = True
             await send(message)
 
-        route = _below(scope, self.prefix) if scope["type"] == "http" else None
         token = current_logger.set(logger)
         try:
             if route is None:
                 await self.app(scope, receive, send_with_cookies)
             elif route.startswith(("/browser/", "/kxt.")):
                 await self.browser.handle(route, logger, scope, receive, send_with_cookies)
-            elif self.cross_site and route.startswith(("/cross-site/", "/kxt-cs.")):
+            elif self.cross_site and route.startswith(_CROSS_SITE_ROUTES):
                 await self.cross_site.handle(route, logger, scope, receive, send_with_cookies)
             else:
                 await self.headless.handle(route, scope, receive, send)

@@ -7,7 +7,6 @@ it is missing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
@@ -23,14 +22,25 @@ if TYPE_CHECKING:
 SCOPE_KEY = "kxt"
 
 
-@dataclass(frozen=True, slots=True)
 class RequestState:
     """One request's visitor and logger, and where the page script and endpoints are."""
 
-    visitor: Visitor
-    logger: ActivityLogger
-    prefix: str  # the tracking endpoints and kxt.js live under it
-    script: TrackingScript  # the kxt.js a page loads
+    __slots__ = ("visitor", "logger", "prefix", "script", "handover_origins")
+
+    def __init__(
+        self,
+        visitor: Visitor,
+        logger: ActivityLogger,
+        prefix: str,
+        script: TrackingScript,
+        handover_origins: tuple[str, ...] = (),
+    ) -> None:
+        self.visitor = visitor
+        self.logger = logger
+        self.prefix = prefix  # the tracking endpoints and kxt.js live under it
+        self.script = script  # the kxt.js a page loads
+        # Origins of the enabled registered sites that links hand visitors over to (cross-site).
+        self.handover_origins = handover_origins
 
 
 def request_state(connection: HTTPConnection, purpose: str) -> RequestState:

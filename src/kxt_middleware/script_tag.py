@@ -51,14 +51,25 @@ def activity_logging_script(
         integrity=state.script.integrity if integrity else None,
         crossorigin="anonymous" if integrity else None,
     )
+    # With registered sites (cross-site tracking), links to them hand the visitor over.
+    hand_over = ""
+    if state.handover_origins:
+        settings = _attributes(
+            src=f"{base}/kxt-handover.js",
+            data_fn=name,
+            data_sites=f" {' '.join(state.handover_origins)} ",
+            data_handover=f"{base}/cross-site/handover?to=",
+            nonce=nonce,
+        )
+        hand_over = f"<script async{settings}></script>"
     if not inline:
-        return Markup(f"<script{external}></script>")
+        return Markup(f"<script{external}></script>{hand_over}")
     # The stub sends what waits in its queue if the page is left before kxt.js has run; only
     # for a visitor who consents (nothing is ever sent below Visitor).
     leave = f"{base}/browser" if log_custom_activity and level.allows_tracking else None
     return Markup(
         f"<script{_attributes(nonce=nonce)}>{stub(name, send_on_leave=leave)}</script>"
-        f"<script async{external}></script>"
+        f"<script async{external}></script>{hand_over}"
     )
 
 

@@ -36,9 +36,7 @@ class ActivityTracker:
         if contact is None:
             results = [LogResult(LogStatus.NO_CONSENT) for _ in activities]
         elif activities:
-            results = await self.store.insert_activities(
-                contact.guid, activities, consent=consent
-            )
+            results = await self.store.insert_activities(contact.guid, activities, consent=consent)
         else:
             results = []
         return self._count(results)

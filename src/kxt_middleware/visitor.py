@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from starlette.requests import HTTPConnection
+from starlette.requests import cookie_parser
 from starlette.types import Scope
 
 from .cookie_level import CookieLevel
@@ -41,19 +41,11 @@ class Visitor:
     )  # fmt: skip
 
     def __init__(self, cookies: VisitorCookies, scope: Scope) -> None:
+        # Only what every request needs; the rest is set by _load(), on first use, so a request
+        # that does not track reads no cookie and sets five attributes.
         self._cookies = cookies
         self._scope = scope
         self._loaded = False
-        self._level = cookies.default_level
-        self._guid: uuid.UUID | None = None
-        self._write_level = False
-        self._write_contact = False
-        self._delete_contact = False
-        self._had_contact_cookie = False
-        self._raw_landing: str | None = None
-        self._chosen = False
-        self._write_landing = False
-        self._erased = False
         self.revoked_contact: Contact | None = None
         self.response_started = False
 
@@ -61,24 +53,40 @@ class Visitor:
         if self._loaded:
             return
         self._loaded = True
-        connection = HTTPConnection(self._scope)
-        cookies = connection.cookies
-        level = self._cookies.level.load(cookies.get(self._cookies.level.name))
-        if level is not None and _is_level(level.value):
-            self._level = CookieLevel(int(level.value))
-            self._write_level = level.reissue
+        self._guid: uuid.UUID | None = None
+        self._write_level = False
+        self._write_contact = False
+        self._delete_contact = False
+        self._chosen = False
+        self._write_landing = False
+        self._erased = False
+        raw_cookies: list[str] = []
+        gpc = False
+        name: bytes
+        value: bytes
+        for name, value in self._scope["headers"]:
+            if name == b"cookie":
+                raw_cookies.append(value.decode("latin-1"))
+            elif name == b"sec-gpc":
+                gpc = value.strip() == b"1"
+        cookies = cookie_parser("; ".join(raw_cookies)) if raw_cookies else {}
+        signed_level = self._cookies.level.load(cookies.get(self._cookies.level.name))
+        level = _level(signed_level.value) if signed_level is not None else None
+        if signed_level is not None and level is not None:
+            self._level = level
+            self._write_level = signed_level.reissue
             self._chosen = True
         else:
             self._level = self._cookies.default_level
             # Global Privacy Control is an opt-out: without an explicit choice, don't track.
-            gpc = connection.headers.get("sec-gpc", "").strip() == "1"
             if gpc and self._cookies.honor_global_privacy_control:
                 self._level = min(self._level, CookieLevel.ESSENTIAL)
         raw_contact = cookies.get(self._cookies.contact.name)
         self._had_contact_cookie = raw_contact is not None
         contact = self._cookies.contact.load(raw_contact)
-        if contact is not None and _is_guid(contact.value) and self._level.allows_tracking:
-            self._guid = uuid.UUID(contact.value)
+        guid = _guid(contact.value) if contact is not None else None
+        if contact is not None and guid is not None and self._level.allows_tracking:
+            self._guid = guid
             self._write_contact = contact.reissue
         elif raw_contact is not None and not self._level.allows_tracking:
             self._delete_contact = True  # a contact cookie has no business below Visitor
@@ -146,10 +154,21 @@ class Visitor:
             self._delete_contact = False
         return Contact(self._guid)
 
+    def adopt(self, contact: uuid.UUID, level: CookieLevel) -> bool:
+        """Take the contact and level a cross-site hand-over names, unless cookies name the
+        visitor (the main site's own cookies, when the browser sends them, are the newer word).
+        True when adopted."""
+        self._load()
+        if self._chosen or self._guid is not None or self._erased:
+            return False
+        self._level = level
+        self._guid = contact
+        return True
+
     @property
     def erased(self) -> bool:
         """True once this request learned that the visitor's contact was erased."""
-        return self._erased
+        return self._loaded and self._erased
 
     def forget_contact(self, contact: Contact) -> None:
         """Drop ``contact`` (erased from the store) and remove its cookie if the response allows.
@@ -158,7 +177,7 @@ class Visitor:
         erasure: they may come from before a revoke); a visitor who still consents gets a new
         contact on a later request.
         """
-        if self._guid != contact.guid:
+        if not self._loaded or self._guid != contact.guid:
             return
         self._guid = None
         self._erased = True
@@ -192,16 +211,17 @@ class Visitor:
         return headers
 
 
-def _is_level(text: str) -> bool:
+def _level(text: str) -> CookieLevel | None:
     try:
-        CookieLevel.parse(text)
+        return CookieLevel.parse(text)
     except ValueError:
-        return False
-    return True
+        return None
 
 
-def _is_guid(text: str) -> bool:
+def _guid(text: str) -> uuid.UUID | None:
+    """The GUID a contact cookie holds (32 lower-case hex digits, as written), else None."""
     try:
-        return uuid.UUID(text).hex == text
+        guid = uuid.UUID(text)
     except ValueError:
-        return False
+        return None
+    return guid if guid.hex == text else None

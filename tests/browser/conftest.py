@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,25 @@ def browser() -> Iterator[Browser]:
             launched.close()
 
 
+@contextmanager
+def _profile_context(browser: Browser, profile: Path) -> Iterator[BrowserContext]:
+    """A persistent browser context on ``profile``, trusting the tests' self-signed
+    certificates."""
+    executable = _browser_executable()
+    context = browser.browser_type.launch_persistent_context(
+        str(profile),
+        executable_path=executable,
+        args=SYSTEM_CHROMIUM_ARGS if executable else [],
+        headless=True,
+        ignore_https_errors=True,
+    )
+    context.set_default_timeout(PAGE_DEFAULT_TIMEOUT_MS)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def third_party_cookie_context(
     browser: Browser, serve: Serve, tmp_path: Path
@@ -108,19 +128,16 @@ def third_party_cookie_context(
     (profile / "Default" / "Preferences").write_text(
         json.dumps({"profile": {"cookie_controls_mode": 0, "block_third_party_cookies": False}})
     )
-    executable = _browser_executable()
-    context = browser.browser_type.launch_persistent_context(
-        str(profile),
-        executable_path=executable,
-        args=SYSTEM_CHROMIUM_ARGS if executable else [],
-        headless=True,
-        ignore_https_errors=True,
-    )
-    context.set_default_timeout(PAGE_DEFAULT_TIMEOUT_MS)
-    try:
+    with _profile_context(browser, profile) as context:
         yield context
-    finally:
-        context.close()
+
+
+@pytest.fixture
+def default_profile(browser: Browser, serve: Serve, tmp_path: Path) -> Iterator[BrowserContext]:
+    """A fresh browser profile with Chromium's default settings (third-party cookies blocked).
+    (It uses ``serve`` so it closes before the servers stop.)"""
+    with _profile_context(browser, tmp_path / "default-profile") as context:
+        yield context
 
 
 def _artifacts_path(node: pytest.Item) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -41,10 +41,14 @@ def certificate(tmp_path: Path) -> Path:
     return pem
 
 
-def main_site(database: Path) -> Starlette:
-    async def home(request: Request) -> Response:
-        return HTMLResponse(f"<p id=level>{int(get_cookie_level(request))}</p>")
+async def level_page(request: Request) -> Response:
+    return HTMLResponse(f"<p id=level>{int(get_cookie_level(request))}</p>")
 
+
+def main_site(
+    database: Path, home: Callable[[Request], Awaitable[Response]] = level_page, **options: Any
+) -> Starlette:
+    """The main site: ``home`` at /, the middleware with cross-site tracking (and ``options``)."""
     return Starlette(
         routes=[StarletteRoute("/", home)],
         middleware=[
@@ -56,6 +60,7 @@ def main_site(database: Path) -> Starlette:
                 same_site="none",
                 https_only=True,
                 cross_site_tracking=True,
+                **options,
             )
         ],
     )
@@ -203,4 +208,3 @@ def test_a_late_answer_does_not_switch_tracking_back_on_after_a_revoke(
     assert len(sent) == 1
     assert page.evaluate("window.errors") == []
     page.unroute("**/cross-site/activities")
-

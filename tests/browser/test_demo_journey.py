@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -30,7 +29,6 @@ from playwright.sync_api import Browser, BrowserContext, Page, Request, expect
 from ..helpers import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DOCS = REPO_ROOT / "docs"
 ACTIVITIES = "/Kentico.Tracking/browser/activities"
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
@@ -159,7 +157,7 @@ def test_demo_bank_journey(browser: Browser, demo: Demo, artifacts_dir: Path) ->
 
         banner.get_by_role("button", name="Accept").click()
         expect(banner).to_have_count(0)
-        expect(page.get_by_text("Tracking: on")).to_be_visible()
+        expect(page.locator("#tracking-state")).to_have_text("on")
 
         # The loan calculator: in the page (kxt('customactivity')) and through the form.
         _nav(page, "Loan calculator")
@@ -169,11 +167,14 @@ def test_demo_bank_journey(browser: Browser, demo: Demo, artifacts_dir: Path) ->
             page.get_by_role("button", name="Calculate instantly").click()
         assert [r["status"] for r in sent.value.json()["results"]] == ["logged"]
         expect(page.locator("#instant-payment")).to_have_text(
-            "Monthly payment: 471.78 for 25,000 over 5 years."
+            "Monthly payment: €471.78 for €25,000 over 5 years."
+        )
+        expect(page.locator("#instant-saved")).to_have_text(
+            "Saved to your data, so we can suggest offers that fit you."
         )
         page.get_by_role("button", name="Calculate", exact=True).click()
         expect(page.locator("#payment")).to_have_text(
-            "Monthly payment: 471.78 for 25,000 over 5 years."
+            "Monthly payment: €471.78 for €25,000 over 5 years."
         )
         with page.expect_response(lambda r: _logs(r.request, "custom_loan_calculator")):
             page.get_by_role("button", name="Calculate instantly").click()  # both results shown
@@ -184,6 +185,15 @@ def test_demo_bank_journey(browser: Browser, demo: Demo, artifacts_dir: Path) ->
         expect(page.locator("#loan-offer")).to_be_visible()
         expect(page.locator("#generic-offer")).to_have_count(0)
         page.screenshot(path=str(artifacts_dir / "home-offer.png"), full_page=True)
+        # The offer's link opens the calculator at the offer's rate, in the page too.
+        page.get_by_role("link", name="Recalculate with 3.9 %").click()
+        expect(page.locator("#rate")).to_have_text("3.9 %")
+        with page.expect_response(lambda r: _logs(r.request, "custom_loan_calculator")):
+            page.get_by_role("button", name="Calculate instantly").click()
+        expect(page.locator("#instant-payment")).to_have_text(
+            "Monthly payment: €503.85 for €50,000 over 10 years."
+        )
+        _nav(page, "Home")
 
         # The CTA, logged by the renamed function beside the legacy widget's own kxt.
         _nav(page, "Accounts")
@@ -217,18 +227,20 @@ def test_demo_bank_journey(browser: Browser, demo: Demo, artifacts_dir: Path) ->
         page.get_by_label("Name").fill(demo.operator)
         page.get_by_label("Password").fill(demo.password)
         page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_role("heading", name="Activities")).to_be_visible()
+        expect(page.get_by_role("heading", name="Overview")).to_be_visible()
         page.get_by_role("link", name="Contacts").click()
         page.get_by_role("link", name=contact).click()
         expect(page.get_by_role("heading", name=f"Contact {contact}")).to_be_visible()
         expect(page.get_by_role("link", name="Loan prospects")).to_be_visible()
         rows = page.locator("table.log tbody tr")
         expect(rows.filter(has_text="custom_cta")).to_contain_text("btnCTA")
-        expect(rows.filter(has_text="custom_loan_calculator")).to_have_count(3)
-        expect(rows.filter(has_text="custom_loan_calculator").first).to_contain_text("25000")
+        expect(rows.filter(has_text="custom_loan_calculator")).to_have_count(4)
+        calculations = rows.filter(has_text="custom_loan_calculator")
+        expect(calculations.filter(has_text="25000")).to_have_count(3)
+        expect(calculations.filter(has_text="50000")).to_have_count(1)
         page.screenshot(path=str(artifacts_dir / "admin-contact.png"), full_page=True)
         page.goto(f"{url}/admin/activities?type=custom_loan_calculator")
-        expect(page.locator("table.log tbody tr")).to_have_count(3)
+        expect(page.locator("table.log tbody tr")).to_have_count(4)
         page.screenshot(path=str(artifacts_dir / "admin-activities.png"), full_page=True)
         assert errors == []
 
@@ -247,9 +259,16 @@ def test_demo_bank_journey(browser: Browser, demo: Demo, artifacts_dir: Path) ->
         expect(page.locator("#consent-banner")).to_have_count(0)
         _nav(page, "Loan calculator")
         page.get_by_role("button", name="Calculate instantly").click()  # held in the page
-        expect(page.locator("#instant-payment")).to_contain_text("Monthly payment: 530.33")
+        expect(page.locator("#instant-payment")).to_contain_text("Monthly payment: €530.33")
+        expect(page.locator("#instant-saved")).to_contain_text(
+            "Not saved: you chose essential cookies only"
+        )
         page.get_by_role("button", name="Calculate", exact=True).click()
-        expect(page.locator("#payment")).to_contain_text("Monthly payment: 530.33")
+        expect(page.locator("#payment")).to_contain_text("Monthly payment: €530.33")
+        expect(page.locator("#saved")).to_contain_text("Not saved: you chose essential cookies")
+        # The panel for the curious says what the logger answered.
+        page.get_by_text("How this demo works").click()
+        expect(page.locator("#log-result")).to_have_text("no_consent")
         _nav(page, "Accounts")
         page.get_by_role("link", name="See our special offers!").click()
         page.wait_for_url(f"{url}/offers")
@@ -273,7 +292,3 @@ def test_demo_bank_journey(browser: Browser, demo: Demo, artifacts_dir: Path) ->
         _nav(page, "Home")
         expect(page.locator("#generic-offer")).to_be_visible()
         assert "CurrentContact" not in [c["name"] for c in visitor.cookies()]
-
-    DOCS.mkdir(exist_ok=True)
-    shutil.copyfile(artifacts_dir / "home-offer.png", DOCS / "demo-home-offer.png")
-    shutil.copyfile(artifacts_dir / "calculator.png", DOCS / "demo-calculator.png")

@@ -47,7 +47,7 @@ export const plain = (value) => (value === undefined ? value : JSON.parse(JSON.s
  * A page at `url`. `server(request)` may answer each fetch at once with {status, body} (or
  * {text} for a body that is not JSON, or {fail: error}); otherwise the test answers it with
  * request.answer(...). Options: fetch: false (a browser without fetch), beacon: false
- * (sendBeacon refuses), referrer, title.
+ * (sendBeacon refuses), referrer, title, storage (localStorage's items; null: storage is off).
  */
 export const fakePage = ({
   url = 'https://www.example.com/page',
@@ -55,6 +55,7 @@ export const fakePage = ({
   title = 'A page',
   fetch = true,
   beacon = true,
+  storage = {},
   server,
 } = {}) => {
   const requests = [];
@@ -86,12 +87,35 @@ export const fakePage = ({
           uncaught.push(error);
         }
       }),
+    // The address bar: replaceState changes it (the page's history is not modelled).
+    history: {
+      state: null,
+      replaceState: (_state, _title, target) => {
+        window.location.href = String(target);
+        document.URL = String(target);
+      },
+    },
     URL,
     Blob,
     JSON,
     console,
   };
   window.window = window;
+  if (storage) {
+    // Items are properties too (localStorage[key] reads one), as in a browser.
+    const items = { ...storage };
+    Object.defineProperties(items, {
+      setItem: { value: (key, value) => (items[key] = String(value)) },
+      removeItem: { value: (key) => delete items[key] },
+    });
+    window.localStorage = items;
+  } else {
+    Object.defineProperty(window, 'localStorage', {
+      get: () => {
+        throw new Error('SecurityError: storage is off');
+      },
+    });
+  }
   if (fetch) {
     window.fetch = (target, options) =>
       new Promise((resolve, reject) => {
@@ -136,8 +160,9 @@ export const fakePage = ({
     },
     /** Call the page's global function `name` (as the page's own code would). */
     call: (name, ...args) => window[name](...args),
-    dispatch: (type) => {
-      for (const listener of listeners[type] || []) listener({ type });
+    /** Dispatch an event of `type` (with the properties of `event`) to the window's listeners. */
+    dispatch: (type, event = {}) => {
+      for (const listener of listeners[type] || []) listener({ type, ...event });
     },
   };
 };

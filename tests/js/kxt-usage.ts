@@ -8,6 +8,8 @@ kxt('consentrevoke');
 kxt('init', { mainSiteUrl: 'https://www.example.com' });
 kxt('click', { label: 'Buy' });
 window.kxt('pagevisit');
+const level: number | undefined = kxt('level');
+console.info(level);
 
 kxt('onerror', (error, detail) => {
   if (error === 'error_not_logged') {

@@ -11,6 +11,7 @@ import pytest
 
 from kxt_middleware import Activity, ActivitySource, CustomActivityData, Store
 from kxt_middleware.activities import EVERY_ACTIVITY, EXPORT_FIELDS, ActivityFilter, NewActivity
+from kxt_middleware.storage import PageCount
 
 from ..helpers import CTA, START, Clock, MakeStore, log
 
@@ -245,6 +246,44 @@ async def test_daily_counts_per_type_and_day(make_store: MakeStore) -> None:
             "custom_cta": {day + timedelta(days=2): 1}
         }
         assert await store.daily_counts(ActivityFilter(site="shop"), day, day) == {}
+
+
+async def test_top_pages_count_activities_and_contacts_per_page(make_store: MakeStore) -> None:
+    clock, first, second = Clock(), uuid.uuid4(), uuid.uuid4()
+    day = START.date()
+    loans, home = "https://bank.example/loans", "https://bank.example/"
+
+    async def visit(contact: uuid.UUID, url: str, type: str = "pagevisit") -> None:
+        [result] = await store.insert_activities(contact, [NewActivity(type, url=url)])
+        assert result.logged
+
+    async with make_store(activity_types=[CTA], clock=clock) as store:
+        assert await store.top_pages(EVERY_ACTIVITY) == []
+        # The query string and the fragment are not part of the page.
+        for url in (loans, f"{loans}?amount=5000", f"{loans}#rates", f"{loans}?a=1#b?c"):
+            await visit(first, url)
+        await visit(second, f"{loans}?amount=9")
+        await visit(second, home, "custom_cta")
+        await visit(second, "")  # no page: not counted
+        await visit(first, "https://bank.example/a")
+        clock.advance(days=1)
+        await visit(first, home)
+        await visit(first, "https://bank.example/#?x")
+
+        assert await store.top_pages(EVERY_ACTIVITY) == [
+            PageCount(loans, 5, 2),
+            PageCount(home, 3, 2),
+            PageCount("https://bank.example/a", 1, 1),  # a tie is ordered by URL
+        ]
+        assert await store.top_pages(EVERY_ACTIVITY, limit=1) == [PageCount(loans, 5, 2)]
+        second_day = ActivityFilter(start=day + timedelta(days=1), end=date.max)
+        assert await store.top_pages(second_day) == [PageCount(home, 2, 1)]
+        assert await store.top_pages(ActivityFilter(type="CUSTOM_CTA")) == [PageCount(home, 1, 1)]
+        assert await store.top_pages(ActivityFilter(contact=second)) == [
+            PageCount(home, 1, 1),
+            PageCount(loans, 1, 1),
+        ]
+        assert await store.top_pages(ActivityFilter(end=day - timedelta(days=1))) == []
 
 
 async def test_purging_deletes_old_activities_in_bounded_batches(make_store: MakeStore) -> None:

@@ -1,4 +1,5 @@
-"""The marketer admin: activity types, the activity log, contacts and contact groups."""
+"""The marketer admin: an overview, the activity log and its export, activity types, contacts,
+contact groups, cross-site sites and API keys."""
 
 from ..operators import (
     Operator,

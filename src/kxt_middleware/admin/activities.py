@@ -7,9 +7,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..activities import ActivitySource
-from ..chart import MAX_DAYS, activity_chart, chart_legend
 from .activity_log import ActivityFilter, activity_page, days_before, row_number
 from .auth import signed_in
+from .chart import MAX_DAYS, chart_figure, hidden_types
 from .pages import admin_state, render
 
 CHART_DAYS = 30
@@ -37,6 +37,8 @@ async def activities_page(request: Request) -> Response:
     end = filters.end or max(today, filters.start or today)
     start = max(filters.start or days_before(end, CHART_DAYS - 1), days_before(end, MAX_DAYS - 1))
     counts = await state.store.daily_counts(filters, start, end)
+    hidden = hidden_types(params)
+    hide = ",".join(sorted(hidden)) or None
     return render(
         request,
         "activities.html",
@@ -45,10 +47,8 @@ async def activities_page(request: Request) -> Response:
             "error": None,
             "filters": filters,
             "page": page,
-            "chart": activity_chart(counts, start, end),
-            "legend": chart_legend(counts),
-            "chart_start": start,
-            "chart_end": end,
+            "hide": hide,
+            "figure": chart_figure(counts, start, end, hidden, lambda h: filters.query(hide=h)),
         },
     )
 

@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from ..activity_types import ActivityType, code_name_from_display_name
 from .auth import checked_form, signed_in
-from .pages import admin_state, redirect, render
+from .pages import admin_state, enabling, redirect, render
 
 
 @signed_in
@@ -94,10 +94,8 @@ async def edit_type(request: Request) -> Response:
 async def toggle_type(request: Request) -> Response:
     """Enable or disable a type (a disabled type logs nothing)."""
     await checked_form(request)
-    if request.path_params["action"] not in ("enable", "disable"):
-        raise HTTPException(404, "Activity types can only be enabled or disabled.")
+    enabled = enabling(request, "Activity types")
     current = await _existing(request)
-    enabled = request.path_params["action"] == "enable"
     await admin_state(request).store.update_activity_type(current.code_name, enabled=enabled)
     state = "enabled" if enabled else "disabled"
     return redirect(request, "/activity-types", f"{current.code_name} is now {state}.")

@@ -21,14 +21,24 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..storage import Store, open_store
-from . import activities, activity_types, contact_groups, contacts, sign_in
+from . import (
+    activities,
+    activity_types,
+    api_keys,
+    contact_groups,
+    contacts,
+    export,
+    overview,
+    sign_in,
+    sites,
+)
 from .auth import SignInThrottle
-from .pages import AdminState, redirect, render
+from .pages import AdminState, render
 
 HERE = Path(__file__).parent
 EIGHT_HOURS = 8 * 60 * 60
@@ -49,10 +59,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return render(
         request, "error.html", {"status": exc.status_code, "detail": exc.detail}, exc.status_code
     )
-
-
-async def _home(request: Request) -> Response:
-    return redirect(request, "/activities")
 
 
 class AdminApp:
@@ -130,12 +136,15 @@ def admin_app(
             await chosen.close()
 
     routes: Sequence[BaseRoute] = [
-        Route("/", _home),
+        *overview.ROUTES,
         *sign_in.ROUTES,
         *activity_types.ROUTES,
         *activities.ROUTES,
+        *export.ROUTES,
         *contacts.ROUTES,
         *contact_groups.ROUTES,
+        *sites.ROUTES,
+        *api_keys.ROUTES,
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
@@ -51,3 +52,11 @@ def admin_state(request: Request) -> AdminState:
     """The state of the admin app serving this request."""
     state: AdminState = request.app.state.admin
     return state
+
+
+def enabling(request: Request, what: str) -> bool:
+    """True for a POST to ``…/enable``, False for ``…/disable``; 404 for anything else."""
+    action = request.path_params["action"]
+    if action not in ("enable", "disable"):
+        raise HTTPException(404, f"{what} can only be enabled or disabled.")
+    return bool(action == "enable")

@@ -33,7 +33,7 @@ async def sign_in_page(request: Request) -> Response:
     state.throttle.succeeded(name, address)
     request.session.clear()  # a new session (and CSRF token) for the signed-in operator
     request.session["operator"] = operator
-    return redirect(request, "/activities")
+    return redirect(request, "/")
 
 
 @signed_in

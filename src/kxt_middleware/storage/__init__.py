@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from .protocol import Store, Synchronous
-from .records import GroupMember, WriterStats
+from .records import GroupMember, PageCount, WriterStats
 
 SQLITE_SCHEME = "sqlite:///"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -56,6 +56,7 @@ def open_store(database: str | os.PathLike[str], **options: Any) -> Store:
 __all__ = [
     "ActivityStore",
     "GroupMember",
+    "PageCount",
     "Store",
     "Synchronous",
     "WriterStats",

@@ -22,7 +22,7 @@ from ..activities import (
     NewActivity,
 )
 from .catalog import Catalog
-from .records import WriterStats
+from .records import PageCount, WriterStats
 
 if TYPE_CHECKING:
     from ..activity_types import ActivityType
@@ -194,6 +194,15 @@ class Store(Catalog):
     ) -> dict[str, dict[date, int]]:
         """Activities matching ``filters`` per type per UTC day from ``start`` to ``end``
         (inclusive; these replace the filter's own dates)."""
+        raise NotImplementedError
+
+    async def top_pages(self, filters: ActivityFilter, *, limit: int = 10) -> list[PageCount]:
+        """The pages with the most activities matching ``filters``, most first (then by URL).
+
+        A page is an activity's URL up to its first "#" or "?" (so ``/loans?amount=5`` and
+        ``/loans#rates`` are ``/loans``); activities without a URL are left out. Each page comes
+        with its number of activities and of distinct contacts that logged them.
+        """
         raise NotImplementedError
 
     async def purge_activities_before(self, cutoff: datetime, limit: int) -> int:

@@ -1,4 +1,5 @@
-"""Plain records the storage seam returns besides the domain's own: writer statistics, members."""
+"""Plain records the storage seam returns besides the domain's own: writer statistics, group
+members, the most active pages."""
 
 from __future__ import annotations
 
@@ -38,3 +39,13 @@ class GroupMember:
     row: int
     guid: uuid.UUID
     since: str
+
+
+@dataclass(frozen=True)
+class PageCount:
+    """A page (an activity URL without its query string or fragment) with how many activities
+    were logged on it and by how many contacts."""
+
+    url: str
+    activities: int
+    contacts: int

@@ -13,6 +13,7 @@ from ...activities import (
     ActivitySource,
     ContactSummary,
 )
+from ..records import PageCount
 
 ACTIVITY_COLUMNS = (
     "a.id, a.uid, c.guid, a.type, a.title, a.value, a.url, a.referrer, a.created, a.source, a.site"
@@ -161,6 +162,23 @@ async def daily_counts(connection: Any, filters: ActivityFilter) -> dict[str, di
     for day, activity_type, count in rows:
         counts.setdefault(activity_type, {})[day] = count
     return counts
+
+
+# A page: the URL up to its first "#", then up to its first "?".
+_PAGE = "split_part(split_part(a.url, '#', 1), '?', 1)"
+
+
+async def top_pages(connection: Any, filters: ActivityFilter, limit: int) -> list[PageCount]:
+    """The pages with the most activities matching ``filters``, most first, then by URL."""
+    params = Params()
+    where = filter_sql(filters, params)
+    rows = await connection.fetch(
+        f"SELECT page, count(*), count(DISTINCT contact_id) FROM "
+        f"(SELECT {_PAGE} AS page, a.contact_id FROM activities a WHERE {where} AND a.url <> '') "
+        f'AS p GROUP BY page ORDER BY 2 DESC, page COLLATE "C" LIMIT {params.add(limit)}',
+        *params.values,
+    )
+    return [PageCount(url, activities, contacts) for url, activities, contacts in rows]
 
 
 # -- contacts ---------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from ...activities import (
 from ...activity_types import BUILT_IN_TYPES, ActivityType
 from ..lifecycle import WriterLifeCycle
 from ..protocol import Store, Synchronous
-from ..records import WriterStats
+from ..records import PageCount, WriterStats
 from ..writing import ActivitiesJob
 from . import activities as sql
 from . import activity_log as log_sql
@@ -243,6 +243,10 @@ class PostgresStore(CatalogMethods, WriterLifeCycle, Store):
             lambda c: log_sql.daily_counts(c, ranged)
         )
         return counts
+
+    async def top_pages(self, filters: ActivityFilter, *, limit: int = 10) -> list[PageCount]:
+        pages: list[PageCount] = await self._read(lambda c: log_sql.top_pages(c, filters, limit))
+        return pages
 
     async def purge_activities_before(self, cutoff: datetime, limit: int) -> int:
         async def purge(connection: Any) -> int:

@@ -95,7 +95,7 @@ def agreed_among(connection: sqlite3.Connection, guids: set[str]) -> set[tuple[s
 # Rows go in statements of 64, 16, 4 and 1 rows: few distinct statements (each compiled once
 # and cached), and the writer thread takes the GIL back once per statement, not once per row.
 _CHUNKS = (64, 16, 4, 1)
-_ACTIVITY_ROW = "(?, (SELECT id FROM contacts WHERE guid = ?), ?, ?, ?, ?, ?, ?, ?, ?)"
+_ACTIVITY_COLUMNS = 10  # the row tuples the writer prepares: uid, contact GUID, type, ...
 
 
 @functools.lru_cache(maxsize=len(_CHUNKS) * 2)
@@ -103,7 +103,7 @@ def _insert_sql(table: str, rows: int) -> str:
     if table == "contacts":
         values = ", ".join(["(?, ?)"] * rows)
         return f"INSERT INTO contacts (guid, created) VALUES {values} ON CONFLICT (guid) DO NOTHING"
-    values = ", ".join([_ACTIVITY_ROW] * rows)
+    values = ", ".join(["(" + ", ".join(["?"] * _ACTIVITY_COLUMNS) + ")"] * rows)
     return (
         "INSERT INTO activities (uid, contact_id, type, title, value, url, referrer, created, "
         f"source, site) VALUES {values} ON CONFLICT (uid) DO NOTHING"
@@ -111,26 +111,34 @@ def _insert_sql(table: str, rows: int) -> str:
 
 
 def _insert_many(
-    connection: sqlite3.Connection, table: str, rows: Sequence[tuple[Any, ...]]
+    connection: sqlite3.Connection,
+    table: str,
+    rows: Sequence[tuple[Any, ...]],
+    contact_ids: dict[str, int] | None = None,
 ) -> None:
+    """Insert ``rows``; with ``contact_ids``, each row's contact GUID (its second value) is
+    replaced by the contact's row id, for the whole statement at once."""
     start = 0
     for size in _CHUNKS:
         whole = start + (len(rows) - start) // size * size
         if whole > start:
-            connection.executemany(
-                _insert_sql(table, size),
-                [
-                    list(itertools.chain.from_iterable(rows[at : at + size]))
-                    for at in range(start, whole, size)
-                ],
-            )
+            statements = []
+            for at in range(start, whole, size):
+                values = list(itertools.chain.from_iterable(rows[at : at + size]))
+                if contact_ids is not None:
+                    values[1::_ACTIVITY_COLUMNS] = [
+                        contact_ids[guid] for guid in values[1::_ACTIVITY_COLUMNS]
+                    ]
+                statements.append(values)
+            connection.executemany(_insert_sql(table, size), statements)
             start = whole
 
 
 def insert_rows(connection: sqlite3.Connection, callers: Sequence[Pending]) -> int:
     """Insert the callers' contacts and activities, one statement each; return new rows.
 
-    A retried request carries the same activity id: it is stored once and reported logged.
+    The contacts' row ids are read once for the batch, not looked up once per activity. A
+    retried request carries the same activity id: it is stored once and reported logged.
     """
     contacts: dict[str, str] = {}
     rows: list[tuple[Any, ...]] = []
@@ -138,8 +146,14 @@ def insert_rows(connection: sqlite3.Connection, callers: Sequence[Pending]) -> i
         contacts.setdefault(caller.job.contact, caller.rows[0][7])
         rows += caller.rows
     _insert_many(connection, "contacts", list(contacts.items()))
+    contact_ids: dict[str, int] = dict(
+        connection.execute(
+            "SELECT guid, id FROM contacts WHERE guid IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(contacts)),),
+        ).fetchall()
+    )
     before = connection.total_changes
-    _insert_many(connection, "activities", rows)
+    _insert_many(connection, "activities", rows, contact_ids)
     return connection.total_changes - before
 
 

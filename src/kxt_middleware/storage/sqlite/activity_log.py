@@ -16,6 +16,7 @@ from ...activities import (
     ContactSummary,
     parse_time,
 )
+from ..records import PageCount
 
 ACTIVITY_COLUMNS = (
     "a.id, a.uid, c.guid, a.type, a.title, a.value, a.url, a.referrer, a.created, a.source, a.site"
@@ -164,6 +165,30 @@ def daily_counts(
     ):
         counts.setdefault(activity_type, {})[date.fromisoformat(day)] = count
     return counts
+
+
+def _up_to(text: str, mark: str) -> str:
+    """SQL for ``text`` up to its first ``mark`` (all of it when there is none)."""
+    found = f"instr({text}, '{mark}')"
+    return f"CASE WHEN {found} THEN substr({text}, 1, {found} - 1) ELSE {text} END"
+
+
+# A page: the URL up to its first "#", then up to its first "?".
+_PAGE = _up_to(_up_to("a.url", "#"), "?")
+
+
+def top_pages(
+    connection: sqlite3.Connection, filters: ActivityFilter, limit: int
+) -> list[PageCount]:
+    """The pages with the most activities matching ``filters``, most first, then by URL."""
+    where, params = filter_sql(filters)
+    rows = connection.execute(
+        f"SELECT page, count(*), count(DISTINCT contact_id) FROM "
+        f"(SELECT {_PAGE} AS page, a.contact_id FROM activities a WHERE {where} AND a.url <> '') "
+        "GROUP BY page ORDER BY 2 DESC, page LIMIT ?",
+        [*params, limit],
+    )
+    return [PageCount(url, activities, contacts) for url, activities, contacts in rows]
 
 
 # -- contacts ---------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from ...activities import (
 from ...activity_types import BUILT_IN_TYPES, ActivityType
 from ..lifecycle import WriterLifeCycle
 from ..protocol import Store, Synchronous
-from ..records import WriterStats
+from ..records import PageCount, WriterStats
 from ..writing import ActivitiesJob
 from . import activities as sql
 from . import activity_log as log_sql
@@ -260,6 +260,9 @@ class SQLiteStore(CatalogMethods, WriterLifeCycle, Store):
     ) -> dict[str, dict[date, int]]:
         ranged = dataclasses.replace(filters, start=start, end=end)
         return await self._read(lambda c: log_sql.daily_counts(c, ranged))
+
+    async def top_pages(self, filters: ActivityFilter, *, limit: int = 10) -> list[PageCount]:
+        return await self._read(lambda c: log_sql.top_pages(c, filters, limit))
 
     async def purge_activities_before(self, cutoff: datetime, limit: int) -> int:
         def purge(connection: sqlite3.Connection) -> int:

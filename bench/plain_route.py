@@ -1,0 +1,88 @@
+"""What the middleware costs a route that does not track, beside Starlette's SessionMiddleware.
+
+Three uvicorn servers run side by side, each in its own process: the bare app (the baseline),
+the same app behind ActivityTrackingMiddleware with a consenting visitor's signed cookies on
+every request (cookie level and contact), and the same app behind Starlette's SessionMiddleware
+with its signed session cookie. wrk drives one at a time with 32 keep-alive connections; the
+three take turns for several rounds and each figure is the median of its rounds, so a slow
+moment on the machine does not land on one of them only.
+Rerun: `.venv/bin/python bench/plain_route.py [--seconds 5] [--rounds 3] [--connections 32]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.cookiejar
+import statistics
+import tempfile
+import urllib.request
+from pathlib import Path
+
+from servers import Load, lua_rotating_headers, ratio_line, uvicorn, wrk
+
+
+def cookie_header(base: str, *paths: str) -> dict[str, str]:
+    """The Cookie header a browser would send after visiting ``paths`` on ``base``."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    for path in paths:
+        opener.open(f"{base}{path}").read()
+    if not len(jar):
+        raise RuntimeError(f"{base}{paths} set no cookie")
+    return {"Cookie": "; ".join(f"{c.name}={c.value}" for c in jar)}
+
+
+def median_load(loads: list[Load]) -> Load:
+    return Load(
+        statistics.median(load.requests_per_second for load in loads),
+        statistics.median(load.latency_p50_ms for load in loads),
+        statistics.median(load.latency_p99_ms for load in loads),
+        sum(load.non_2xx for load in loads),
+        sum(load.errors for load in loads),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        folder = stack.enter_context(tempfile.TemporaryDirectory())
+        env = {"KXT_BENCH_DATABASE": str(Path(folder) / "bench.sqlite3")}
+        bare = stack.enter_context(uvicorn("bare", {}))
+        tracked = stack.enter_context(uvicorn("tracked", env))
+        session = stack.enter_context(uvicorn("session", {}))
+        runs: dict[str, tuple[str, str | None]] = {
+            "bare app, plain route (baseline)": (bare, None),
+            "ActivityTrackingMiddleware, with its cookies": (
+                tracked,
+                lua_rotating_headers([cookie_header(tracked, "/consent", "/log")]),
+            ),
+            "SessionMiddleware, with its cookie": (
+                session,
+                lua_rotating_headers([cookie_header(session, "/login")]),
+            ),
+        }
+        loads: dict[str, list[Load]] = {label: [] for label in runs}
+        for base, lua in runs.values():  # warm up
+            wrk(f"{base}/plain", connections=args.connections, seconds=2, lua=lua)
+        for _ in range(args.rounds):
+            for label, (base, lua) in runs.items():
+                url = f"{base}/plain"
+                load = wrk(url, connections=args.connections, seconds=args.seconds, lua=lua)
+                loads[label].append(load)
+    medians = {label: median_load(found) for label, found in loads.items()}
+    baseline = medians["bare app, plain route (baseline)"]
+    print(
+        f"{args.connections} keep-alive connections, {args.rounds} rounds of {args.seconds} s, "
+        "medians; baseline = bare app"
+    )
+    for label, load in medians.items():
+        print(ratio_line(label, load, baseline))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+(()=>{var e=document.currentScript.dataset;for(let t of["click","auxclick"])addEventListener(t,({target:t})=>{let n=t.closest?.("a");e.sites.includes(` ${n?.origin} `)&&window[e.fn]?.("level")>=200&&(n.href=e.handover+encodeURIComponent(n.href))},!0)})();

@@ -1,0 +1,54 @@
+"""Admin pages for the API keys of headless tracking: list, create (the key shown once, only its
+hash stored) and revoke."""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..api_keys import UnknownApiKeyError, api_keys, create_api_key, revoke_api_key
+from .auth import checked_form, signed_in
+from .pages import admin_state, redirect, render
+
+
+@signed_in
+async def list_keys(request: Request) -> Response:
+    """Every API key: its id, channel, when it was created and revoked."""
+    return render(request, "api_keys.html", {"keys": await api_keys(admin_state(request).store)})
+
+
+@signed_in
+async def new_key(request: Request) -> Response:
+    """The form to create a key for a channel; the answer shows the key, this once."""
+    if request.method == "GET":
+        return render(request, "api_key_form.html", {"channel": "", "error": None})
+    form = await checked_form(request)
+    channel = str(form.get("channel", "")).strip()
+    try:
+        token, key = await create_api_key(admin_state(request).store, channel)
+    except ValueError as exc:
+        context = {"channel": channel, "error": str(exc)}
+        return render(request, "api_key_form.html", context, 400)
+    # Rendered here, not after a redirect: the key is never stored, not even in the session.
+    return render(request, "api_key_created.html", {"token": token, "key": key})
+
+
+@signed_in
+async def revoke_key(request: Request) -> Response:
+    """Revoke a key: requests with it are refused from now on (a revoked key stays revoked)."""
+    await checked_form(request)
+    key_id = request.path_params["key_id"]
+    try:
+        await revoke_api_key(admin_state(request).store, key_id)
+    except UnknownApiKeyError:
+        raise HTTPException(404, "There is no active API key with this id.") from None
+    return redirect(request, "/api-keys", f"Revoked API key {key_id}.")
+
+
+ROUTES = [
+    Route("/api-keys", list_keys),
+    Route("/api-keys/new", new_key, methods=["GET", "POST"]),
+    Route("/api-keys/{key_id}/revoke", revoke_key, methods=["POST"]),
+]
