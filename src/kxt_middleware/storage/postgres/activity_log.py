@@ -65,10 +65,12 @@ def filter_sql(filters: ActivityFilter, params: Params, *, in_row_order: bool = 
     if filters.end and filters.end < date.max:  # nothing is logged after the calendar ends
         dates.append(f"created < {params.add(_start_of(filters.end + timedelta(days=1)))}")
     if len(dates) == 2 and in_row_order and not (filters.type or filters.contact):
+        # "id + 0": read the bounds from the created index (which carries the id), not by
+        # walking the id index from one end until a row falls in the range.
         in_range = " AND ".join(dates)
         where.append(
-            f"a.id BETWEEN (SELECT min(id) FROM activities WHERE {in_range}) "
-            f"AND (SELECT max(id) FROM activities WHERE {in_range})"
+            f"a.id BETWEEN (SELECT min(id + 0) FROM activities WHERE {in_range}) "
+            f"AND (SELECT max(id + 0) FROM activities WHERE {in_range})"
         )
     where += [f"a.{condition}" for condition in dates]
     return " AND ".join(where) or "true"
