@@ -62,6 +62,8 @@ lint: venv node
 	$(BIN)/mypy
 	$(NODE_BIN)/biome check
 
+# The storage suite runs on SQLite and on PostgreSQL: a throwaway server from the machine's
+# binaries (installed with apt-get when missing), or $KXT_TEST_POSTGRES_URL.
 unit: venv
 	$(BIN)/pytest -m "not browser" --cov --cov-report=term-missing:skip-covered \
 	  --cov-fail-under=$(COV_MIN)

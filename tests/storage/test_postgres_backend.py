@@ -150,3 +150,17 @@ def test_the_admin_opens_a_postgresql_url(postgres_url: str) -> None:
         sign_in(client)
         page = client.get("/activities")
         assert page.status_code == 200 and "custom_loan_calculator" in page.text
+
+
+def test_a_missing_postgresql_is_an_error_saying_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from . import postgres_server
+
+    monkeypatch.setattr(postgres_server, "DEBIAN_ROOT", tmp_path)  # no server installed here
+    monkeypatch.setattr(postgres_server.os, "geteuid", lambda: 1000)  # and no root to install it
+    with pytest.raises(postgres_server.PostgresUnavailable, match="install the postgresql"):
+        postgres_server.binaries()
+    (tmp_path / "15" / "bin").mkdir(parents=True)
+    (tmp_path / "15" / "bin" / "initdb").touch()
+    assert postgres_server.binaries() == tmp_path / "15" / "bin"
