@@ -75,6 +75,11 @@ def check_text(field: str, value: str, maximum: int, *, required: bool = False) 
             f"{field} is {len(value)} characters long; at most {maximum} are allowed "
             "(it is never cut silently: shorten it before logging)"
         )
+    if "\x00" in value:  # PostgreSQL's text cannot hold it
+        raise ValueError(
+            f"{field} holds a NUL character (\\x00) at position {value.index(chr(0))}, which "
+            "cannot be stored; remove it before logging"
+        )
     if not value.isascii():
         try:
             value.encode("utf-8")

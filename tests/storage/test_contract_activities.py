@@ -81,6 +81,9 @@ async def test_text_that_cannot_be_stored_is_refused_when_the_activity_is_built(
         with pytest.raises(ValueError, match="surrogate pair must be complete"):
             CustomActivityData(**{field: "\udfff"})  # type: ignore[arg-type]
     assert NewActivity("click", value="\U0001f600 ok").value == "\U0001f600 ok"
+    for field in ("title", "value", "url", "referrer", "site"):
+        with pytest.raises(ValueError, match=f"{field} holds a NUL character"):
+            NewActivity("click", **{field: "a\x00b"})  # type: ignore[arg-type]
 
 
 async def fill(store: Store, first: uuid.UUID, second: uuid.UUID, clock: Clock) -> None:

@@ -164,3 +164,17 @@ def test_a_missing_postgresql_is_an_error_saying_why(
     (tmp_path / "15" / "bin").mkdir(parents=True)
     (tmp_path / "15" / "bin" / "initdb").touch()
     assert postgres_server.binaries() == tmp_path / "15" / "bin"
+
+
+async def test_a_nul_slipped_past_the_check_fails_only_its_caller(postgres_url: str) -> None:
+    good = [uuid.uuid4() for _ in range(10)]
+    bad = NewActivity("click", value="fine")
+    object.__setattr__(bad, "value", "a\x00b")  # as a bug in a caller could
+    async with open_store(postgres_url) as store:
+        calls = [store.insert_activities(c, [NewActivity("click", value="ok")]) for c in good]
+        calls.insert(5, store.insert_activities(uuid.uuid4(), [bad]))
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        failed = outcomes.pop(5)
+        assert isinstance(failed, StoreError), failed
+        assert all(not isinstance(o, BaseException) and o[0].logged for o in outcomes)
+        assert store.stats.failed_callers == 1 and await store.count_activities() == 10
