@@ -106,13 +106,18 @@ end
 """
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(description: str) -> argparse.ArgumentParser:
+    """The options of a bulk ingest benchmark: the database's size, the load's."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--prefill", type=int, default=1_000_000)
     parser.add_argument("--contacts", type=int, default=50_000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = arguments(__doc__.splitlines()[0]).parse_args()
     with tempfile.TemporaryDirectory() as folder:
         database = Path(folder) / "bench.sqlite3"
         started = time.perf_counter()

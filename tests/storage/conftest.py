@@ -1,7 +1,13 @@
-"""The storage contract suite runs once per backend: every test gets a fresh, empty database."""
+"""The storage contract suite runs once per backend: every test gets a fresh, empty database.
+
+PostgreSQL: a throwaway server from the machine's binaries (see postgres_server.py), or the
+server ``KXT_TEST_POSTGRES_URL`` names; a fresh database per test, copied from a template.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +16,38 @@ import pytest
 from kxt_middleware.storage import Store, open_store
 
 from ..helpers import MakeStore
+from .postgres_server import URL_VARIABLE, Databases, throwaway_server
 
 # Each backend the suite runs against. A backend's entry gives the database URL (or path) of a
 # fresh, empty database for one test.
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[Databases]:
+    """Fresh databases on the server of KXT_TEST_POSTGRES_URL, or on a throwaway server."""
+    given = os.environ.get(URL_VARIABLE)
+    if given:
+        databases = Databases(given)
+        try:
+            yield databases
+        finally:
+            databases.close()
+        return
+    with throwaway_server() as server:
+        databases = Databases(server)
+        try:
+            yield databases
+        finally:
+            databases.close()
+
+
+@pytest.fixture
+def postgres_url(postgres_databases: Databases) -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL database (dropped after the test)."""
+    url = postgres_databases.fresh()
+    yield url
+    postgres_databases.drop(url)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -22,10 +56,12 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def database_url(backend: str, tmp_path: Path) -> str:
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """A fresh, empty database of the backend under test."""
     if backend == "sqlite":
         return str(tmp_path / "kxt.sqlite3")
+    if backend == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
     raise AssertionError(f"no database for backend {backend!r}")
 
 

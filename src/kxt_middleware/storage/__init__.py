@@ -16,9 +16,9 @@ def backend_class(database: str | os.PathLike[str]) -> type[Store]:
     """The Store class for ``database``: PostgreSQL for ``postgresql://…``, else SQLite."""
     text = os.fspath(database)
     if text.startswith(POSTGRES_SCHEMES):
-        from .postgres import PostgresStore  # type: ignore[import-untyped,unused-ignore]
+        from .postgres import PostgresStore
 
-        return PostgresStore  # type: ignore[no-any-return,unused-ignore]
+        return PostgresStore
     if "://" in text and not text.startswith(SQLITE_SCHEME):
         scheme = text.split("://", 1)[0]
         raise ValueError(

@@ -17,6 +17,31 @@ if TYPE_CHECKING:
     from .records import GroupMember
 
 
+def edited_type(
+    current: ActivityType | None,
+    code_name: str,
+    *,
+    display_name: str | None,
+    description: str | None,
+    enabled: bool | None,
+) -> ActivityType:
+    """``current`` with the given fields changed; UnknownActivityTypeError when it is None."""
+    from ..activity_types import ActivityType
+    from ..errors import UnknownActivityTypeError
+
+    if current is None:
+        raise UnknownActivityTypeError(
+            f"there is no activity type {code_name!r}; list them with `kxt types list`"
+        )
+    return ActivityType(
+        current.code_name,
+        current.display_name if display_name is None else display_name,
+        current.description if description is None else description,
+        current.enabled if enabled is None else enabled,
+        current.built_in,
+    )
+
+
 class Catalog:
     """Methods of :class:`~kxt_middleware.storage.Store` for what people define; each backend
     implements every one."""

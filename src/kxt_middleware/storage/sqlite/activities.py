@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ...activity_types import ActivityType
 
 if TYPE_CHECKING:
-    from .writer import _Pending
+    from ..writing import Pending
 
 _TYPE_COLUMNS = "code_name, display_name, description, enabled, built_in"
 
@@ -134,7 +134,7 @@ def _insert_many(
             start = whole
 
 
-def insert_rows(connection: sqlite3.Connection, callers: Sequence[_Pending]) -> int:
+def insert_rows(connection: sqlite3.Connection, callers: Sequence[Pending]) -> int:
     """Insert the callers' contacts and activities, one statement each; return new rows.
 
     The contacts' row ids are read once for the batch, not looked up once per activity. A

@@ -5,26 +5,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from ...activities import format_time, parse_time
 from ...groups import ActivityCondition, ContactGroup, UnknownContactGroupError
+from ..memberships import conditions_json, group_from_row, members
 from ..records import GroupMember
 
 _GROUP_COLUMNS = "id, code_name, display_name, description, match, conditions"
-
-
-def _group(row: Sequence[Any]) -> ContactGroup:
-    conditions = [ActivityCondition.from_json(item) for item in json.loads(row[5])]
-    return ContactGroup(row[1], row[2], row[3], conditions, row[4])
-
-
-def conditions_json(group: ContactGroup) -> str:
-    """The group's conditions as stored."""
-    return json.dumps([condition.to_json() for condition in group.conditions])
 
 
 def select_groups(
@@ -37,7 +28,7 @@ def select_groups(
         sql += " WHERE code_name = ?"
         params = (code_name,)
     rows = connection.execute(sql + " ORDER BY code_name COLLATE NOCASE", params)
-    return [(row[0], _group(row)) for row in rows]
+    return [(row[0], group_from_row(row)) for row in rows]
 
 
 def readable_groups(
@@ -49,7 +40,7 @@ def readable_groups(
     problems: list[str] = []
     for row in connection.execute(f"SELECT {_GROUP_COLUMNS} FROM contact_groups ORDER BY id"):
         try:
-            groups.append((row[0], _group(row)))
+            groups.append((row[0], group_from_row(row)))
         except (ValueError, TypeError, KeyError) as exc:
             problems.append(f"contact group {row[1]!r} cannot be read: {exc}")
     return groups, problems
@@ -199,24 +190,7 @@ def _members(
     connection: sqlite3.Connection, group: ContactGroup, contacts: Contacts, now: datetime
 ) -> dict[int, str | None]:
     """Contacts in ``group`` at ``now``, each with the moment its membership ends (None: never)."""
-    results = [_qualifying(connection, c, contacts, now) for c in group.conditions]
-    if group.match == "all":
-        common = set(results[0]).intersection(*results[1:])
-        # Every condition must hold: the membership ends when the first of them stops holding.
-        return {c: _earliest([r[c] for r in results]) for c in common}
-    anyone = set().union(*results)
-    # One condition is enough: the membership ends when the last of them stops holding.
-    return {c: _latest([r[c] for r in results if c in r]) for c in anyone}
-
-
-def _earliest(ends: list[str | None]) -> str | None:
-    known = [end for end in ends if end is not None]
-    return min(known) if known else None
-
-
-def _latest(ends: list[str | None]) -> str | None:
-    known = [end for end in ends if end is not None]
-    return None if len(known) < len(ends) else max(known)
+    return members(group, [_qualifying(connection, c, contacts, now) for c in group.conditions])
 
 
 def _store_members(

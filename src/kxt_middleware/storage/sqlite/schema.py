@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from ...errors import StoreError
+from ..lifecycle import migrations_to_run
 
 # Each entry upgrades the schema by one version; never edit a released entry, append a new one.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -129,12 +129,7 @@ def migrate(connection: sqlite3.Connection, database: str) -> None:
     try:
         connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         current = connection.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
-        if current > SCHEMA_VERSION:
-            raise StoreError(
-                f"the database {database!r} has schema version {current}, newer than this "
-                f"kxt-middleware knows ({SCHEMA_VERSION}); upgrade kxt-middleware"
-            )
-        for version in range(current + 1, SCHEMA_VERSION + 1):
+        for version in migrations_to_run(database, current, SCHEMA_VERSION):
             for statement in MIGRATIONS[version - 1]:
                 connection.execute(statement)
             connection.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))

@@ -11,7 +11,7 @@ import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ...activities import (
     EVERY_ACTIVITY,
@@ -25,16 +25,17 @@ from ...activities import (
     utc_now,
 )
 from ...activity_types import BUILT_IN_TYPES, ActivityType
-from ...errors import StoreClosedError, StoreError, StoreOverloadedError
+from ..lifecycle import WriterLifeCycle
 from ..protocol import Store, Synchronous
 from ..records import PageCount, WriterStats
+from ..writing import ActivitiesJob
 from . import activities as sql
 from . import activity_log as log_sql
 from . import groups as group_sql
 from .connection import ConnectionThread, connect, database_error, database_path
 from .schema import migrate, schema_version
 from .store_catalog import CatalogMethods
-from .writer import ActivitiesJob, FunctionJob, Job, Writer
+from .writer import FunctionJob, Writer
 
 if TYPE_CHECKING:
     from ...groups import ContactGroup
@@ -43,7 +44,7 @@ log = logging.getLogger("kxt_middleware")
 T = TypeVar("T")
 
 
-class SQLiteStore(CatalogMethods, Store):
+class SQLiteStore(CatalogMethods, WriterLifeCycle, Store):
     """Activities and the rest in one SQLite file; see :class:`Store` for every method.
 
     Every write goes through one writer thread that commits whatever is waiting in a single
@@ -86,24 +87,7 @@ class SQLiteStore(CatalogMethods, Store):
         self._open_lock = asyncio.Lock()
         self._closing = False
 
-    def include_activity_types(self, types: Iterable[ActivityType]) -> tuple[ActivityType, ...]:
-        chosen = tuple(types)
-        self._initial_types += chosen
-        return chosen
-
-    def include_contact_groups(self, groups: Iterable[ContactGroup]) -> None:
-        from ...groups import ContactGroup
-
-        for group in groups:
-            if not isinstance(group, ContactGroup):
-                raise TypeError(f"contact_groups must hold ContactGroup objects, not {group!r}")
-            self._initial_groups.append(group)
-
     # -- life cycle ---------------------------------------------------------------------------
-
-    @property
-    def is_open(self) -> bool:
-        return self._writer is not None and not self._closing
 
     async def open(self) -> None:
         await self._forget_ended_loop()
@@ -189,38 +173,6 @@ class SQLiteStore(CatalogMethods, Store):
         self._open_lock = asyncio.Lock()
         if self._writer is not None:
             self._writer.adopt()
-
-    async def _ready(self) -> None:
-        """Open the store on the running loop if needed; refuse a loop that is not its own."""
-        if self._closing:
-            raise StoreClosedError(
-                f"the activity store {self.database!r} is closing; nothing more can be written"
-            )
-        loop = asyncio.get_running_loop()
-        if loop is self._loop and self._writer is not None:
-            return
-        await self._forget_ended_loop()
-        if self._loop is None:
-            await self.open()
-        if loop is not self._loop:
-            raise StoreError(
-                "the activity store belongs to another event loop, which has not ended; give each "
-                "loop its own store, or run the app with its lifespan (for tests: "
-                "`with TestClient(app) as client:`) so one loop owns it"
-            )
-
-    async def _submit(self, job: Callable[[asyncio.Future[Any]], Job]) -> Any:
-        await self._ready()
-        assert self._writer is not None and self._loop is not None
-        future = self._loop.create_future()
-        try:
-            self._writer.submit(job(future))
-        except asyncio.QueueFull:
-            raise StoreOverloadedError(
-                f"{self.max_pending} writes are already waiting for the database; retry later, "
-                "or raise max_pending if the disk keeps up"
-            ) from None
-        return await future
 
     async def _write(self, function: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``function(connection)`` in the writer's next transaction, in a savepoint."""

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from ...activity_types import ActivityType, validate_code_name
-from ...errors import UnknownActivityTypeError
+from ..catalog import edited_type
 from ..records import GroupMember
 from . import activities as sql
 from . import directory
@@ -74,16 +74,12 @@ class CatalogMethods:
 
         def update(connection: sqlite3.Connection) -> ActivityType:
             current = sql.select_type(connection, code_name)
-            if current is None:
-                raise UnknownActivityTypeError(
-                    f"there is no activity type {code_name!r}; list them with `kxt types list`"
-                )
-            updated = ActivityType(
-                current.code_name,
-                current.display_name if display_name is None else display_name,
-                current.description if description is None else description,
-                current.enabled if enabled is None else enabled,
-                current.built_in,
+            updated = edited_type(
+                current,
+                code_name,
+                display_name=display_name,
+                description=description,
+                enabled=enabled,
             )
             sql.update_type(connection, updated)
             return updated

@@ -16,16 +16,17 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ...activities import LogResult, LogStatus, NewActivity, format_time
+from ...activities import LogStatus, format_time
 from ...activity_types import ActivityType
 from ...errors import StoreError
 from ...groups import ContactGroup
 from ..records import WriterStats
+from ..writing import ActivitiesJob, Pending
 from . import activities as sql
 from . import groups as group_sql
 
@@ -33,17 +34,6 @@ log = logging.getLogger("kxt_middleware")
 
 WriteFunction = Callable[[sqlite3.Connection], Any]
 _NOT_RUN = object()
-
-
-@dataclass
-class ActivitiesJob:
-    """One caller's activities for one contact, waiting for the writer."""
-
-    future: asyncio.Future[Any]
-    contact: str
-    activities: Sequence[NewActivity]
-    created: datetime
-    consent: str | None = None
 
 
 @dataclass
@@ -62,16 +52,6 @@ class _Stop:
     """Asks the thread to end once the jobs queued before it are committed."""
 
     future: asyncio.Future[None]
-
-
-@dataclass
-class _Pending:
-    """An activities job whose rows passed the type check, before the insert."""
-
-    index: int
-    job: ActivitiesJob
-    results: list[LogResult]
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 class Writer:
@@ -185,14 +165,15 @@ class Writer:
         started = time.perf_counter()
         self._refresh_types(connection)
         outcomes: list[tuple[bool, Any]] = [(False, _NOT_RUN)] * len(batch)
-        pending: list[_Pending] = []
+        pending: list[Pending] = []
         touched: set[str] = set()
         stored = 0
         connection.execute("BEGIN IMMEDIATE")
         try:
             for index, job in enumerate(batch):
                 if isinstance(job, ActivitiesJob):
-                    prepared = self._prepare(index, job)
+                    prepared = Pending(index, job)
+                    prepared.check_types(self._types, format_time(job.created))
                     outcomes[index] = (True, prepared.results)
                     if prepared.rows:
                         pending.append(prepared)
@@ -227,39 +208,10 @@ class Writer:
                 log.error("%s; it is not evaluated until it is saved again", problem)
             self._data_version = version
 
-    def _prepare(self, index: int, job: ActivitiesJob) -> _Pending:
-        """One caller's results and rows, by the activity types' current state."""
-        prepared = _Pending(index, job, [])
-        results, rows, types = prepared.results, prepared.rows, self._types
-        guid, stamp = job.contact, format_time(job.created)
-        for activity in job.activities:
-            activity_type = types.get(activity.type.lower())
-            if activity_type is None:
-                results.append(LogResult(LogStatus.TYPE_UNKNOWN))
-            elif not activity_type.enabled:
-                results.append(LogResult(LogStatus.TYPE_DISABLED))
-            else:
-                results.append(LogResult(LogStatus.LOGGED, activity.id))
-                rows.append(
-                    (
-                        activity.id,
-                        guid,
-                        activity_type.code_name,
-                        activity.title,
-                        activity.value,
-                        activity.url,
-                        activity.referrer,
-                        stamp,
-                        activity.source.value,
-                        activity.site,
-                    )
-                )
-        return prepared
-
     def _insert(
         self,
         connection: sqlite3.Connection,
-        pending: list[_Pending],
+        pending: list[Pending],
         outcomes: list[tuple[bool, Any]],
         touched: set[str],
     ) -> int:
@@ -274,13 +226,13 @@ class Writer:
         erased = sql.erased_among(connection, {p.job.contact for p in pending})
         asking = {p.job.contact for p in pending if p.job.consent}
         agreed = sql.agreed_among(connection, asking) if asking else set()
-        accepted: list[_Pending] = []
+        accepted: list[Pending] = []
         for prepared in pending:
             job = prepared.job
             if job.contact in erased:
-                _replace_logged(prepared.results, LogStatus.CONTACT_ERASED)
+                prepared.refuse(LogStatus.CONTACT_ERASED)
             elif job.consent and (job.contact, job.consent.lower()) not in agreed:
-                _replace_logged(prepared.results, LogStatus.NO_CONSENT)
+                prepared.refuse(LogStatus.NO_CONSENT)
             else:
                 accepted.append(prepared)
         if not accepted:
@@ -321,13 +273,8 @@ def _answer_on(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) ->
         pass
 
 
-def _inserter(callers: list[_Pending]) -> Callable[[sqlite3.Connection], int]:
+def _inserter(callers: list[Pending]) -> Callable[[sqlite3.Connection], int]:
     return lambda connection: sql.insert_rows(connection, callers)
-
-
-def _replace_logged(results: list[LogResult], status: LogStatus) -> None:
-    refused = LogResult(status)
-    results[:] = [refused if result.logged else result for result in results]
 
 
 def _in_savepoint_raising(connection: sqlite3.Connection, function: WriteFunction) -> Any:

@@ -1,0 +1,152 @@
+"""What only the PostgreSQL backend has: its URL and options, the missing driver, a server
+that cannot be reached, many processes migrating and writing at once, and the entry points
+(kxt --database, KXT_DATABASE, the admin) opening it from a URL."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from kxt_middleware import ActivityStore, LogStatus, StoreError
+from kxt_middleware.activities import NewActivity
+from kxt_middleware.activity_types import ActivityType
+from kxt_middleware.cli import main
+from kxt_middleware.storage import backend_class, open_store
+from kxt_middleware.storage.postgres import PostgresStore
+from kxt_middleware.storage.postgres.connection import parse_url
+
+from ..helpers import every_activity, in_store, log, run
+from .postgres_server import Databases
+
+pytestmark = pytest.mark.anyio
+
+
+def test_the_url_picks_the_backend_and_carries_its_options() -> None:
+    url = "postgresql://kxt:secret@db.internal:6432/kxt?pool_size=4&connect_timeout=2.5"
+    store = ActivityStore(url)
+    assert isinstance(store, PostgresStore) and backend_class("postgres://h/db") is PostgresStore
+    assert store.database == "postgresql://kxt:***@db.internal:6432/kxt"  # no password shown
+    options = parse_url(url + "&command_timeout=30&sslmode=disable")
+    assert (options.pool_size, options.connect_timeout, options.command_timeout) == (4, 2.5, 30)
+    assert options.dsn == "postgresql://kxt:secret@db.internal:6432/kxt?sslmode=disable"
+    assert parse_url("postgresql://h/kxt").pool_size == 10
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql://h/db?pool_size=many", "pool_size must be a whole number"),
+        ("postgresql://h/db?pool_size=0", "pool_size must be at least 1"),
+        ("postgresql://h/db?connect_timeout=soon", "a number of seconds"),
+        ("postgresql://h:5432", "names no database"),
+    ],
+)
+def test_a_wrong_option_says_what_to_fix(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        open_store(url)
+    with pytest.raises(ValueError, match="max_pending"):
+        open_store("postgresql://h/db", max_pending=0)
+    with pytest.raises(ValueError, match="synchronous"):
+        open_store("postgresql://h/db", synchronous="OFF")  # type: ignore[arg-type]
+
+
+def test_without_asyncpg_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [m for m in sys.modules if m.startswith("kxt_middleware.storage.postgres")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "asyncpg", None)
+    with pytest.raises(ImportError, match=r"pip install 'kxt-middleware\[postgres\]'"):
+        backend_class("postgresql://h/db")
+
+
+async def test_a_server_that_cannot_be_reached_says_what_to_check(postgres_url: str) -> None:
+    missing = postgres_url.rsplit("/", 1)[0] + "/no_such_database?connect_timeout=5"
+    with pytest.raises(StoreError, match="database exists"):
+        await open_store(missing).open()
+
+
+async def test_processes_starting_together_migrate_once(postgres_databases: Databases) -> None:
+    empty = postgres_databases.fresh(migrated=False)
+    stores = [open_store(empty, activity_types=[ActivityType("cta", "CTA")]) for _ in range(6)]
+    await asyncio.gather(*(store.open() for store in stores))
+    try:
+        versions = {await store.schema_version() for store in stores}
+        assert versions == {1}
+        assert [t.code_name for t in await stores[0].activity_types()].count("cta") == 1
+    finally:
+        await asyncio.gather(*(store.close() for store in stores))
+        postgres_databases.drop(empty)
+
+
+async def test_an_erasure_in_one_process_wins_over_writes_in_flight_in_another(
+    postgres_url: str,
+) -> None:
+    contacts = [uuid.uuid4() for _ in range(20)]
+    async with open_store(postgres_url) as server, open_store(postgres_url) as other:
+        for contact in contacts:
+            await log(server, contact, "click")
+
+        async def keep_logging(contact: uuid.UUID) -> list[LogStatus]:
+            statuses = []
+            for n in range(10):
+                [result] = await server.insert_activities(
+                    contact, [NewActivity("click", value=str(n))]
+                )
+                statuses.append(result.status)
+                await asyncio.sleep(0)
+            return statuses
+
+        logging = [asyncio.create_task(keep_logging(contact)) for contact in contacts]
+        erased = await asyncio.gather(*(other.delete_contact(c) for c in contacts[::2]))
+        outcomes = await asyncio.gather(*logging)
+        assert erased == [True] * 10
+        for contact, statuses in zip(contacts, outcomes, strict=True):
+            if contacts.index(contact) % 2:
+                assert statuses == [LogStatus.LOGGED] * 10
+            else:  # once erased, never back
+                assert set(statuses) <= {LogStatus.LOGGED, LogStatus.CONTACT_ERASED}
+                assert statuses[-1] is LogStatus.CONTACT_ERASED
+                assert not await server.contact_exists(contact)
+        stored = {a.contact for a in await every_activity(server)}
+        assert stored == set(contacts[1::2])
+
+
+async def test_code_names_are_unique_ignoring_case_in_every_process(postgres_url: str) -> None:
+    async with open_store(postgres_url) as one, open_store(postgres_url) as two:
+        outcomes = await asyncio.gather(
+            one.add_activity_type(ActivityType("Newsletter", "N")),
+            two.add_activity_type(ActivityType("NEWSLETTER", "N")),
+            return_exceptions=True,
+        )
+        assert sorted(type(o).__name__ for o in outcomes) == ["NoneType", "ValueError"]
+
+
+def test_kxt_and_kxt_database_open_a_postgresql_url(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert "custom_cta" in run(postgres_url, "types", "add", "custom_cta", "--name", "CTA")  # type: ignore[arg-type]
+    monkeypatch.setenv("KXT_DATABASE", postgres_url)
+    listed = io.StringIO()
+    assert main(["types", "list"], out=listed) == 0
+    assert "custom_cta" in listed.getvalue()
+    types = in_store(postgres_url, lambda store: store.activity_types())
+    assert "custom_cta" in [t.code_name for t in types]
+
+
+def test_the_admin_opens_a_postgresql_url(postgres_url: str) -> None:
+    from starlette.testclient import TestClient
+
+    from kxt_middleware.admin import admin_app
+
+    from ..helpers import ADMIN_SECRET, seed_admin, sign_in
+
+    asyncio.run(seed_admin(postgres_url))  # type: ignore[arg-type]
+    app = admin_app(database=postgres_url, secret_key=ADMIN_SECRET)
+    with TestClient(app, follow_redirects=False) as client:
+        sign_in(client)
+        page = client.get("/activities")
+        assert page.status_code == 200 and "custom_loan_calculator" in page.text
