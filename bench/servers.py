@@ -71,8 +71,8 @@ def pid_of(base: str) -> int:
 
 
 def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds (user + system) each thread of ``pid`` has used, by thread name (the event
-    loop's thread is the process's first; Linux only: empty elsewhere)."""
+    """CPU seconds (user + system) the threads of ``pid`` have used: the event loop's (the
+    process's first thread) and all the others' together. Linux only: empty elsewhere."""
     used: dict[str, float] = {}
     tasks = Path(f"/proc/{pid}/task")
     if not tasks.is_dir():
