@@ -16,7 +16,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from servers import get_json, lua_rotating_headers, ratio_line, uvicorn, wrk
+from servers import get_json, lua_rotating_headers, pid_of, ratio_line, thread_cpu, uvicorn, wrk
 
 
 def visitors(base: str, count: int) -> list[dict[str, str]]:
@@ -46,10 +46,14 @@ def main() -> None:
             cookies = visitors(base, args.connections)
             script = lua_rotating_headers(cookies)
             wrk(f"{base}/plain", connections=args.connections, seconds=2, lua=script)
+            pid = pid_of(base)
+            cpu_start = thread_cpu(pid)
             plain = wrk(f"{base}/plain", lua=script, **load)
+            cpu_plain = thread_cpu(pid)
             before = get_json(f"{base}/stats")
             logged = wrk(f"{base}/log", lua=script, **load)
             after = get_json(f"{base}/stats")
+            cpu_logged = thread_cpu(pid)
     assert isinstance(before, dict) and isinstance(after, dict)
     print(f"{args.connections} keep-alive connections, {args.seconds} s each; baseline = bare app")
     print(ratio_line("bare app, plain route (baseline)", bare, bare))
@@ -62,6 +66,21 @@ def main() -> None:
         f"per commit); commit latency over the run p50 {after['commit_ms_p50']:.2f} ms, "
         f"p99 {after['commit_ms_p99']:.2f} ms"
     )
+    # Where the CPU goes: per request, by thread (the event loop's, the writer's).
+    for label, measured, start, end in (
+        ("plain route", plain, cpu_start, cpu_plain),
+        ("logging route", logged, cpu_plain, cpu_logged),
+    ):
+        requests = measured.requests_per_second * args.seconds
+        spent = {name: end[name] - start.get(name, 0.0) for name in end}
+        print(
+            f"CPU per request, {label}: "
+            + ", ".join(
+                f"{name} {seconds / requests * 1e6:.0f} µs"
+                for name, seconds in spent.items()
+                if seconds / requests * 1e6 >= 1
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -64,6 +64,31 @@ def uvicorn(app: str, env: dict[str, str], *, workers: int = 1) -> Iterator[str]
             process.wait()
 
 
+def pid_of(base: str) -> int:
+    """The process id of the server at ``base`` (its /ready route answers it)."""
+    with urllib.request.urlopen(f"{base}/ready", timeout=5) as answer:
+        return int(answer.read())
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) the threads of ``pid`` have used: the event loop's (the
+    process's first thread) and all the others' together. Linux only: empty elsewhere."""
+    used: dict[str, float] = {}
+    tasks = Path(f"/proc/{pid}/task")
+    if not tasks.is_dir():
+        return used
+    ticks = os.sysconf("SC_CLK_TCK")
+    for task in sorted(tasks.iterdir(), key=lambda path: int(path.name)):
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        name = "event loop" if task.name == str(pid) else "other threads (writer, readers)"
+        used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
 def get_json(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> object:
     request = urllib.request.Request(url, data=data, headers=headers or {})
     with urllib.request.urlopen(request, timeout=30) as answer:

@@ -91,6 +91,7 @@ ADMIN_NAME = "demo"
 ANNUAL_RATE = 0.05  # the calculator's interest rate
 PERSONAL_RATE = 0.039  # the rate of the loan offer for "Loan prospects"
 PERSONAL_OFFER = "personal"  # /loans?offer=personal: the calculator at the personal rate
+MIN_AMOUNT = 1_000
 MAX_AMOUNT = 10_000_000
 MAX_YEARS = 40
 
@@ -188,7 +189,7 @@ def _loan(form: FormData, annual_rate: float) -> Loan | None:
         amount, years = int(str(form.get("amount", ""))), int(str(form.get("years", "")))
     except ValueError:
         return None
-    if not 1 <= amount <= MAX_AMOUNT or not 1 <= years <= MAX_YEARS:
+    if not MIN_AMOUNT <= amount <= MAX_AMOUNT or not 1 <= years <= MAX_YEARS:
         return None
     return Loan(amount, years, annual_rate)
 
@@ -211,6 +212,8 @@ async def loans(request: Request) -> Response:
         "rate": rate,
         "personal_rate": PERSONAL_RATE,
         "offer": offer if rate == PERSONAL_RATE else None,
+        "example_payment": Loan(50_000, 10, rate).monthly_payment,
+        "min_amount": MIN_AMOUNT,
         "max_amount": MAX_AMOUNT,
         "max_years": MAX_YEARS,
     }
@@ -220,7 +223,7 @@ async def loans(request: Request) -> Response:
         context.update(amount=form.get("amount", ""), years=form.get("years", ""))
         if loan is None:
             context["error"] = (
-                f"Enter an amount of {money(1)} to {money(MAX_AMOUNT)} and a term of 1 to "
+                f"Enter an amount of {money(MIN_AMOUNT)} to {money(MAX_AMOUNT)} and a term of 1 to "
                 f"{MAX_YEARS} years."
             )
             status = 422

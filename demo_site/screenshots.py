@@ -1,15 +1,20 @@
 """``make screenshots``: the README's pictures, taken from the demo with a few visitors' activities.
 
-Starts the demo the way ``make demo`` does, on a new SQLite file; five visitors use the site in
-Chromium (four accept, one declines; loans, offers, the accounts page), then the home page with
-the personal offer, the loan calculator and the admin's activity log are saved to ``docs/``.
+Starts the demo the way ``make demo`` does, on a new SQLite file, and gives it the month of
+earlier visits a live site would have (stored through the package's store, dated on the days
+before today); then five visitors use the site in Chromium (four accept, one declines; loans,
+offers, the accounts page), and the home page with the personal offer, the loan calculator and
+the admin's activity log are saved to ``docs/``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import concurrent.futures
 import contextlib
 import os
+import random
 import re
 import socket
 import subprocess
@@ -18,11 +23,16 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+
+from kxt_middleware.activities import NewActivity
+from kxt_middleware.storage import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -147,10 +157,68 @@ def visitors(browser: Browser, demo: Demo) -> Page:
     return pages[0]
 
 
+# Pages of the demo (path, title) and how often a visit of the history opens each.
+_PAGES = [("/", "Home"), ("/loans", "Loan calculator"), ("/offers", "Offers"),
+          ("/accounts", "Accounts")]  # fmt: skip
+
+
+def history(database: Path, url: str, *, days: int = 29, seed: int = 2026) -> int:
+    """Store ``days`` days of earlier visits (before today) in the demo's database; how many
+    activities. Weekdays are busier than weekends, and a loan campaign starts halfway."""
+    rng = random.Random(seed)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    moment = [today]
+
+    def visit(day: datetime, campaign: bool) -> list[NewActivity]:
+        pages = [_PAGES[0]] + rng.sample(_PAGES[1:], rng.randint(0, 3))
+        made = [NewActivity("landingpage", title=f"{pages[0][1]} · Demo Bank", url=url + "/")]
+        for path, title in pages:
+            made.append(NewActivity("pagevisit", title=f"{title} · Demo Bank", url=url + path))
+            if path == "/loans" and rng.random() < (0.8 if campaign else 0.5):
+                amount = rng.choice([5_000, 12_000, 25_000, 50_000, 180_000])
+                made.append(
+                    NewActivity(
+                        "custom_loan_calculator",
+                        title="Loan calculator usage",
+                        value=str(amount),
+                        url=url + path,
+                    )
+                )
+            if path == "/accounts" and rng.random() < 0.4:
+                made.append(
+                    NewActivity(
+                        "custom_cta", title="Custom CTA click", value="btnCTA", url=url + path
+                    )
+                )
+        return made
+
+    async def store_all() -> int:
+        stored = 0
+        async with open_store(database, clock=lambda: moment[0]) as store:
+            for back in range(days, 0, -1):
+                day = today - timedelta(days=back)
+                campaign = back < days // 2
+                busy = 5 if day.weekday() >= 5 else 11
+                for _ in range(rng.randint(busy - 3, busy + 3) + (4 if campaign else 0)):
+                    moment[0] = day + timedelta(minutes=rng.randint(8 * 60, 22 * 60))
+                    results = await store.insert_activities(uuid.uuid4(), visit(day, campaign))
+                    stored += sum(1 for result in results if result)
+        return stored
+
+    # Playwright's sync API keeps an event loop running in this thread: store from another one.
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, store_all()).result()
+
+
 def take(browser: Browser, demo: Demo, out: Path) -> list[Path]:
     """Save the README's pictures to ``out``; their paths."""
     page = visitors(browser, demo)
-    saved = [out / "demo-calculator.png", out / "demo-home-offer.png", out / "admin-activities.png"]
+    saved = [
+        out / "demo-calculator.png",
+        out / "demo-home-offer.png",
+        out / "admin-activities.png",
+        out / "admin-overview.png",
+    ]
     page.wait_for_load_state("networkidle")
     page.screenshot(path=saved[0])
     _nav(page, "Home")
@@ -162,6 +230,8 @@ def take(browser: Browser, demo: Demo, out: Path) -> list[Path]:
     admin.get_by_label("Name").fill(demo.operator)
     admin.get_by_label("Password").fill(demo.password)
     admin.get_by_role("button", name="Sign in").click()
+    admin.wait_for_load_state("networkidle")  # the overview, where signing in lands
+    admin.screenshot(path=saved[3])
     admin.goto(demo.url + "/admin/activities")
     admin.wait_for_load_state("networkidle")
     admin.screenshot(path=saved[2])
@@ -189,7 +259,10 @@ def main(argv: list[str] | None = None) -> None:
             executable_path=executable, args=CHROMIUM_ARGS if executable else []
         )
         try:
-            with running_demo(Path(scratch) / "demo.sqlite3", port) as demo:
+            database = Path(scratch) / "demo.sqlite3"
+            with running_demo(database, port) as demo:
+                stored = history(database, demo.url)
+                print(f"{stored:,} earlier activities stored as the site's history")
                 saved = take(browser, demo, args.out)
         finally:
             browser.close()

@@ -55,6 +55,13 @@ def test_bad_arguments_exit_2_with_one_line(
     assert "invalid choice" in fails(database, capsys, "activities", "--format", "xml")
     assert "required" in fails(database, capsys, "types", "add", "x")
     assert "required" in fails(database, capsys)
+    # A missing command names the choices, not argparse's internal name for them.
+    assert "required: {list,add,enable,disable}" in fails(database, capsys, "types")
+    assert "no activity type 'nope'; list them" in fails(
+        database, capsys, "activities", "--type", "nope"
+    )
+    # Only argument mistakes point to --help.
+    assert "(see --help)" not in fails(database, capsys, "types", "enable", "nope")
     missing = database.parent / "missing.sqlite3"
     assert "no database at" in fails(missing, capsys, "activities")
     assert not missing.exists()

@@ -65,7 +65,7 @@ def test_bad_configuration() -> None:
         cookie(same_site="sometimes")
     with pytest.raises(ValueError, match="max_age"):
         cookie(max_age=0)
-    for bad in ("", [], ["ok", ""], [b"bytes"]):
+    for bad in ("", [], ["ok", ""], [b"bytes"], 123, b"bytes", None):
         with pytest.raises(ValueError, match="secret_key must be"):
             secret_keys(bad)  # type: ignore[arg-type]
 

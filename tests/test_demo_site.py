@@ -132,13 +132,18 @@ def test_accept_calculate_then_the_home_page_shows_the_offer(database: Path) -> 
 def test_the_calculator_rejects_bad_input_and_logs_nothing(database: Path) -> None:
     with TestClient(create_app(database)) as client:
         client.post("/consent", data={"choice": "accept"})
-        for amount, years in (("-1", "10"), ("abc", "10"), ("50000", "41"), ("20000000", "5")):
+        bad = (("-1", "10"), ("abc", "10"), ("999", "10"), ("50000", "41"), ("20000000", "5"))
+        for amount, years in bad:
             response = client.post("/loans", data={"amount": amount, "years": years})
             assert response.status_code == 422
-            assert "Enter an amount of €1 to €10,000,000" in response.text
+            assert "Enter an amount of €1,000 to €10,000,000" in response.text
             assert f'value="{amount}"' in response.text  # the visitor's input is kept
         assert "custom_loan_calculator" not in client.get("/me").text
         assert OFFER not in client.get("/").text
+        # What the page promises matches what it takes, and its example is worked out.
+        assert "From €1,000 to €10,000,000" in customer_text(client.get("/").text)
+        example = "Example: €50,000 over 10 years at 5 % is €530.33 a month."
+        assert example in customer_text(client.get("/loans").text)
 
 
 def test_decline_logs_nothing_and_shows_no_offer(database: Path) -> None:

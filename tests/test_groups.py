@@ -278,6 +278,8 @@ async def test_installed_groups_are_created_once_and_never_overwrite_edits(
         assert await groups_of_contact(store, contact) == {"loan_prospects"}
     with pytest.raises(TypeError, match="ContactGroup objects"):
         install_contact_groups(store, ["loan_prospects"])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="ActivityType objects, not 'custom_cta': write Activ"):
+        store.include_activity_types(["custom_cta"])  # type: ignore[list-item]
 
 
 async def test_a_group_on_an_unknown_type_stops_the_store_from_opening(database: Path) -> None:

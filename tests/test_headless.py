@@ -160,6 +160,8 @@ def test_the_body_must_name_the_keys_channel(api: tuple[TestClient, str, str, st
         assert client.post(f"{P}/activities", json=bad).status_code == 422
     empty = client.post(f"{P}/activities", json=body | {"activities": []})
     assert empty.status_code == 422
+    no_contact = client.post(f"{P}/activities", json={"channel": channel, "activities": []})
+    assert no_contact.json()["detail"] == "contact is missing: send the contact's GUID"
 
 
 def test_limits(api: tuple[TestClient, str, str, str]) -> None:

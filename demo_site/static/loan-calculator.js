@@ -7,6 +7,7 @@
   var output = document.getElementById('instant-payment');
   var saved = document.getElementById('instant-saved');
   var rate = Number(form.dataset.rate) / 12;
+  var minAmount = Number(form.dataset.minAmount);
   var maxAmount = Number(form.dataset.maxAmount);
   var maxYears = Number(form.dataset.maxYears);
   var tracking = form.dataset.tracking === 'on';
@@ -27,10 +28,10 @@
     result.hidden = false;
     var amount = Number(form.elements.amount.value);
     var years = Number(form.elements.years.value);
-    var valid = Number.isInteger(amount) && amount >= 1 && amount <= maxAmount &&
+    var valid = Number.isInteger(amount) && amount >= minAmount && amount <= maxAmount &&
       Number.isInteger(years) && years >= 1 && years <= maxYears;
     if (!valid) {
-      output.textContent = 'Enter an amount of €1 to ' + euros(maxAmount, false) +
+      output.textContent = 'Enter an amount of ' + euros(minAmount, false) + ' to ' + euros(maxAmount, false) +
         ' and a term of 1 to ' + maxYears + ' years.';
       saved.textContent = '';
       return;

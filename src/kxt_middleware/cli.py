@@ -159,7 +159,18 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--batch-size", type=_positive, default=5_000, help="rows per transaction")
     purge.set_defaults(run=_purge)
     add_commands(commands, common, _Parser)
+    _name_the_choices(parser)
     return parser
+
+
+def _name_the_choices(parser: argparse.ArgumentParser) -> None:
+    """Show every command's choices where argparse would show its internal name (``kxt types``
+    alone says ``required: {list,add,enable,disable}``, not ``required: types_command``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            action.metavar = "{" + ",".join(action.choices) + "}"
+            for command in action.choices.values():
+                _name_the_choices(command)
 
 
 def _age(text: str) -> Any:
@@ -225,6 +236,10 @@ async def _types_toggle(store: Store, args: argparse.Namespace, out: TextIO) -> 
 async def _activities(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     if args.since and args.until and args.until < args.since:
         raise UsageError("--until is before --since; swap them")
+    if args.type and args.type.lower() not in {t.key for t in await store.activity_types()}:
+        raise UsageError(
+            f"there is no activity type {args.type!r}; list them with `kxt types list`"
+        )
     filters = ActivityFilter(type=args.type, contact=args.contact, start=args.since, end=args.until)
     export = Export(out, args.format)
     total = await store.count_activities(filters)
@@ -388,8 +403,8 @@ def main(
             parser.error(str(exc) or "no password given")
     try:
         asyncio.run(_run(args, out or sys.stdout))
-    except UsageError as exc:
-        parser.error(str(exc))
+    except UsageError as exc:  # the arguments parse, but say something that cannot be done
+        fail(str(exc))
     except BrokenPipeError:  # `kxt activities | head` closed the pipe: not an error
         sys.stderr.close()
     except KeyboardInterrupt:  # Ctrl+C: the command said how far it got

@@ -22,7 +22,12 @@ _VERIFIED_MAX = 4096
 
 def secret_keys(secret_key: str | Sequence[str]) -> list[str]:
     """Normalize ``secret_key`` (one key, or a list oldest -> newest); ValueError when empty."""
-    keys = [secret_key] if isinstance(secret_key, str) else list(secret_key)
+    if isinstance(secret_key, str):
+        keys = [secret_key]
+    elif isinstance(secret_key, Sequence):
+        keys = list(secret_key)
+    else:
+        keys = []  # e.g. a number or bytes: refused below, with how to make a key
     if not keys or any(not isinstance(key, str) or not key for key in keys):
         raise ValueError(
             "secret_key must be a non-empty string or a list of non-empty strings "

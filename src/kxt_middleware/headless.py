@@ -184,6 +184,8 @@ def _refused(entry: Invalid) -> dict[str, Any]:
 
 
 def _guid(value: Any, name: str) -> uuid.UUID:
+    if value is None:
+        raise RequestError(422, "invalid_body", f"{name} is missing: send the contact's GUID")
     try:
         return uuid.UUID(value)
     except (TypeError, ValueError, AttributeError):

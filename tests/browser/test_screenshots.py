@@ -9,7 +9,12 @@ from pathlib import Path
 
 from .conftest import REPO_ROOT
 
-PICTURES = ("demo-calculator.png", "demo-home-offer.png", "admin-activities.png")
+PICTURES = (
+    "demo-calculator.png",
+    "demo-home-offer.png",
+    "admin-activities.png",
+    "admin-overview.png",
+)
 
 
 def test_the_readme_pictures_are_taken_from_the_demo(tmp_path: Path) -> None:

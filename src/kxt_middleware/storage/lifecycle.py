@@ -51,7 +51,15 @@ class WriterLifeCycle:
         raise NotImplementedError
 
     def include_activity_types(self, types: Iterable[ActivityType]) -> tuple[ActivityType, ...]:
+        from ..activity_types import ActivityType
+
         chosen = tuple(types)
+        for chosen_type in chosen:
+            if not isinstance(chosen_type, ActivityType):
+                raise TypeError(
+                    f"activity_types must hold ActivityType objects, not {chosen_type!r}: "
+                    "write ActivityType('custom_loan_calculator', 'Loan calculator usage')"
+                )
         self._initial_types += chosen
         return chosen
 
