@@ -71,7 +71,8 @@ class PostgresStore(CatalogMethods, WriterLifeCycle, Store):
         self.max_pending = max_pending
         self.clock = clock
         self.stats = WriterStats()
-        self._initial_types = tuple(activity_types)
+        self._initial_types: tuple[ActivityType, ...] = ()
+        self.include_activity_types(activity_types)
         self._initial_groups: list[ContactGroup] = []
         self.include_contact_groups(contact_groups)
         self._max_batch = max_batch
