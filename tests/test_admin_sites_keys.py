@@ -40,7 +40,7 @@ FORMS = ["/sites/new", "/sites/shop/disable", "/sites/shop/enable", "/api-keys/n
 def test_the_tabs_need_a_session_and_their_forms_a_csrf_token(client: TestClient) -> None:
     for path in ["/sites", "/sites/new", "/api-keys", "/api-keys/new"]:
         assert client.get(path).headers["location"] == "/sign-in", path
-    for path in [*FORMS, "/api-keys/abc/revoke"]:
+    for path in [*FORMS, "/api-keys/abc/revoke", "/api-keys/abc/restore"]:
         response = client.post(path, data={"csrf_token": csrf_token(client)})
         assert response.headers["location"] == "/sign-in", path
     sign_in(client)
@@ -147,10 +147,18 @@ def test_an_api_key_is_shown_once_and_only_its_hash_is_kept(
     assert post(client, f"/api-keys/{key_id}/revoke").status_code == 303
     listing = client.get("/api-keys").text
     assert f"Revoked API key {key_id}." in listing and "revoked 20" in listing
-    assert f'action="/api-keys/{key_id}/revoke"' not in listing  # a revoked key stays revoked
+    assert f'action="/api-keys/{key_id}/revoke"' not in listing
     assert in_store(database, lambda store: authenticate(store, token)) is None
     assert post(client, f"/api-keys/{key_id}/revoke").status_code == 404
     assert post(client, "/api-keys/nope/revoke").status_code == 404
+    # Restored (revoked by mistake): the same key works again.
+    assert f'action="/api-keys/{key_id}/restore"' in listing
+    assert post(client, f"/api-keys/{key_id}/restore").status_code == 303
+    listing = client.get("/api-keys").text
+    assert f"API key {key_id} works again." in listing and "<td>active</td>" in listing
+    assert in_store(database, lambda store: authenticate(store, token)) is not None
+    assert post(client, f"/api-keys/{key_id}/restore").status_code == 404
+    assert post(client, f"/api-keys/{key_id}/revoke").status_code == 303
     # A second key for the same channel: another id, another secret.
     second = post(client, "/api-keys/new", channel="MOBILE_APP").text
     assert token not in second and "<code>mobile_app</code>" in second

@@ -151,6 +151,7 @@ COMMANDS: list[tuple[bool, list[str]]] = [
     (True, ["apikeys", "create", "--channel", "mobile_app"]),
     (False, ["apikeys", "list"]),
     (False, ["apikeys", "revoke", "abc"]),
+    (False, ["apikeys", "restore", "abc"]),
     (True, ["consents", "add", "tracking", "--name", "Tracking"]),
     (False, ["consents", "list"]),
     (True, ["sites", "add", "shop", "--name", "Shop", "--origin", "https://shop.example"]),

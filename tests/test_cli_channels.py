@@ -27,6 +27,9 @@ def test_api_keys(database: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(database, "apikeys", "revoke", key_id) == f"revoked API key {key_id}\n"
     assert asyncio.run(channel()) is None
     assert "no active API key" in fails(database, capsys, "apikeys", "revoke", key_id)
+    assert run(database, "apikeys", "restore", key_id) == f"API key {key_id} works again\n"
+    assert getattr(asyncio.run(channel()), "name", None) == "mobile_app"
+    assert "no revoked API key" in fails(database, capsys, "apikeys", "restore", key_id)
     assert "not a valid code name" in fails(
         database, capsys, "apikeys", "create", "--channel", "bad name"
     )

@@ -64,6 +64,12 @@ async def revoke_api_key(store: Store, key_id: str) -> None:
     await store.revoke_api_key(key_id)
 
 
+async def restore_api_key(store: Store, key_id: str) -> None:
+    """Make a revoked key work again (for a key disabled by mistake, not for one that leaked:
+    create a new key for that)."""
+    await store.restore_api_key(key_id)
+
+
 async def api_keys(store: Store) -> list[ApiKey]:
     """Every API key, oldest first."""
     return await store.api_keys()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable
 from typing import Any, TextIO
 
-from .api_keys import api_keys, create_api_key, revoke_api_key
+from .api_keys import api_keys, create_api_key, restore_api_key, revoke_api_key
 from .consents import Consent, add_consent, consents
 from .cross_site import cross_site_snippet
 from .sites import Site, add_site, get_site, set_site_enabled, sites
@@ -30,6 +31,11 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, parser_class: t
     revoke = key_commands.add_parser("revoke", help="revoke a key by its id", parents=[common])
     revoke.add_argument("key_id", help="the id shown by 'kxt apikeys list'")
     revoke.set_defaults(run=_keys_revoke)
+    restore = key_commands.add_parser(
+        "restore", help="make a key revoked by mistake work again", parents=[common]
+    )
+    restore.add_argument("key_id", help="the id shown by 'kxt apikeys list'")
+    restore.set_defaults(run=_keys_restore)
 
     consent = commands.add_parser("consents", help="consents contacts can agree to")
     consent_commands = consent.add_subparsers(
@@ -94,11 +100,20 @@ async def _keys_list(store: Store, args: argparse.Namespace, out: TextIO) -> Non
 
 
 async def _keys_revoke(store: Store, args: argparse.Namespace, out: TextIO) -> None:
+    await _change_key(revoke_api_key(store, args.key_id), f"revoked API key {args.key_id}", out)
+
+
+async def _keys_restore(store: Store, args: argparse.Namespace, out: TextIO) -> None:
+    restored = f"API key {args.key_id} works again"
+    await _change_key(restore_api_key(store, args.key_id), restored, out)
+
+
+async def _change_key(change: Awaitable[None], done: str, out: TextIO) -> None:
     try:
-        await revoke_api_key(store, args.key_id)
+        await change
     except LookupError as exc:
         raise UsageError(str(exc)) from None
-    out.write(f"revoked API key {args.key_id}\n")
+    out.write(done + "\n")
 
 
 async def _consents_add(store: Store, args: argparse.Namespace, out: TextIO) -> None:

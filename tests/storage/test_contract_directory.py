@@ -82,6 +82,13 @@ async def test_api_keys(make_store: MakeStore) -> None:
         for key_id in ("k1", "nope"):
             with pytest.raises(UnknownApiKeyError, match="kxt apikeys list"):
                 await store.revoke_api_key(key_id)
+        # A key revoked by mistake works again once restored; only a revoked key can be.
+        await store.restore_api_key("k1")
+        assert await store.active_api_key("k1") == ("hash-one", app)
+        assert [k.revoked for k in await store.api_keys()] == [None, None, None]
+        for key_id in ("k1", "nope"):
+            with pytest.raises(UnknownApiKeyError, match="no revoked API key"):
+                await store.restore_api_key(key_id)
 
 
 async def test_sites(make_store: MakeStore) -> None:

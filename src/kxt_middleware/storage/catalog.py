@@ -158,6 +158,10 @@ class Catalog:
         """Revoke an active key; UnknownApiKeyError if there is none with this id."""
         raise NotImplementedError
 
+    async def restore_api_key(self, key_id: str) -> None:
+        """Make a revoked key work again; UnknownApiKeyError if no revoked key has this id."""
+        raise NotImplementedError
+
     async def api_keys(self) -> list[ApiKey]:
         """Every API key, oldest first."""
         raise NotImplementedError

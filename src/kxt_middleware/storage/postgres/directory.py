@@ -131,6 +131,17 @@ async def revoke_api_key(connection: Any, key_id: str, now: datetime) -> None:
         )
 
 
+async def restore_api_key(connection: Any, key_id: str) -> None:
+    """Make a revoked key work again; UnknownApiKeyError if there is none."""
+    status = await connection.execute(
+        "UPDATE api_keys SET revoked = NULL WHERE key_id = $1 AND revoked IS NOT NULL", key_id
+    )
+    if affected(status) == 0:
+        raise UnknownApiKeyError(
+            f"there is no revoked API key {key_id!r}; list them with `kxt apikeys list`"
+        )
+
+
 async def api_keys(connection: Any) -> list[ApiKey]:
     """Every API key, oldest first."""
     rows = await connection.fetch(

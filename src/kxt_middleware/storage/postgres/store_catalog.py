@@ -198,6 +198,9 @@ class CatalogMethods:
         now = self.clock()
         await self._write(lambda c: directory.revoke_api_key(c, key_id, now))
 
+    async def restore_api_key(self, key_id: str) -> None:
+        await self._write(lambda c: directory.restore_api_key(c, key_id))
+
     async def api_keys(self) -> list[ApiKey]:
         keys: list[ApiKey] = await self._read(directory.api_keys)
         return keys

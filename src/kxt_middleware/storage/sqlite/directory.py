@@ -107,6 +107,17 @@ def revoke_api_key(connection: sqlite3.Connection, key_id: str, stamp: str) -> N
         )
 
 
+def restore_api_key(connection: sqlite3.Connection, key_id: str) -> None:
+    """Make a revoked key work again; UnknownApiKeyError if there is none."""
+    cursor = connection.execute(
+        "UPDATE api_keys SET revoked = NULL WHERE key_id = ? AND revoked IS NOT NULL", (key_id,)
+    )
+    if cursor.rowcount == 0:
+        raise UnknownApiKeyError(
+            f"there is no revoked API key {key_id!r}; list them with `kxt apikeys list`"
+        )
+
+
 def api_keys(connection: sqlite3.Connection) -> list[ApiKey]:
     """Every API key, oldest first."""
     rows = connection.execute(

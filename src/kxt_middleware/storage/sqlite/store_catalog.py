@@ -186,6 +186,9 @@ class CatalogMethods:
         stamp = self._now()
         await self._write(lambda c: directory.revoke_api_key(c, key_id, stamp))
 
+    async def restore_api_key(self, key_id: str) -> None:
+        await self._write(lambda c: directory.restore_api_key(c, key_id))
+
     async def api_keys(self) -> list[ApiKey]:
         return await self._read(directory.api_keys)
 
