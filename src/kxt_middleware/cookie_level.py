@@ -26,6 +26,8 @@ class CookieLevel(IntEnum):
         """Return the level for a number or a name (``"all"``, ``"1000"``); ValueError otherwise."""
         if isinstance(value, CookieLevel):
             return value
+        if type(value) is str and value in _BY_TEXT:  # as cookies hold it: "1000"
+            return _BY_TEXT[value]
         number: int | None = value if isinstance(value, int) else None
         if isinstance(value, str):
             text = value.strip()
@@ -37,3 +39,7 @@ class CookieLevel(IntEnum):
             return cls(number)
         choices = ", ".join(f"{m.name} ({m.value})" for m in cls)
         raise ValueError(f"{value!r} is not a cookie level; use one of {choices}")
+
+
+# Each level's number as text (what the level cookie holds), read on every tracking request.
+_BY_TEXT = {str(level.value): level for level in CookieLevel}

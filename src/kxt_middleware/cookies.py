@@ -6,8 +6,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from itsdangerous import TimestampSigner
 from itsdangerous.encoding import base64_decode, bytes_to_int
@@ -37,9 +36,9 @@ def secret_keys(secret_key: str | Sequence[str]) -> list[str]:
     return keys
 
 
-@dataclass(frozen=True)
-class CookieValue:
-    """A verified cookie value and whether the cookie should be written again."""
+class CookieValue(NamedTuple):
+    """A verified cookie value and whether the cookie should be written again (a named tuple:
+    one is made for each cookie of each tracking request)."""
 
     value: str
     reissue: bool
