@@ -1,4 +1,5 @@
-"""The ``kxt`` command: activity types, the activity log, operators, contact groups, purging."""
+"""The ``kxt`` command: its parser and entry point, activity types and the activity log (the
+other commands: cli_users, cli_maintenance, cli_channels)."""
 
 from __future__ import annotations
 
@@ -15,22 +16,10 @@ from typing import Any, NoReturn, TextIO
 from .activities import EXPORT_FIELDS, ActivityFilter
 from .activity_types import ActivityType
 from .cli_channels import UsageError, add_commands
-from .cli_output import Export, progress_bar
+from .cli_maintenance import add_maintenance_commands
+from .cli_output import Export, interrupted, progress_bar
+from .cli_users import PasswordReader, add_user_commands, read_password, run_users_create
 from .errors import KxtError, StoreError
-from .groups import (
-    contact_groups,
-    member_counts,
-    recalculate_contact_group,
-)
-from .operators import (
-    check_password,
-    create_operator,
-    delete_operator,
-    operator_exists,
-    operators,
-    set_operator_password,
-)
-from .retention import parse_age, purge_activities
 from .storage import Store, check_database, open_store
 
 DEFAULT_DATABASE = "kxt.sqlite3"
@@ -43,7 +32,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 Command = Callable[[Store, argparse.Namespace, TextIO], Coroutine[Any, Any, None]]
-PasswordReader = Callable[[str], str]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,52 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     activities.set_defaults(run=_activities)
 
-    users = commands.add_parser("users", help="operators who sign in to the admin")
-    user_commands = users.add_subparsers(dest="users_command", required=True, parser_class=_Parser)
-    user_commands.add_parser("list", help="list operators", parents=[common]).set_defaults(
-        run=_users_list
-    )
-    create = user_commands.add_parser(
-        "create",
-        help="create an operator (password asked, or read from the first line of stdin)",
-        parents=[common],
-    )
-    create.add_argument("name", help="sign-in name, e.g. jane")
-    create.set_defaults(run=_users_create, creates_database=True)
-    delete = user_commands.add_parser("delete", help="delete an operator", parents=[common])
-    delete.add_argument("name", help="sign-in name")
-    delete.set_defaults(run=_users_delete)
-    password = user_commands.add_parser(
-        "password",
-        help="give an operator a new password (asked, or read from the first line of stdin)",
-        parents=[common],
-    )
-    password.add_argument("name", help="sign-in name")
-    password.set_defaults(run=_users_password)
+    add_user_commands(commands, common, _Parser)
 
-    groups = commands.add_parser("groups", help="list or recalculate contact groups")
-    group_commands = groups.add_subparsers(
-        dest="groups_command", required=True, parser_class=_Parser
-    )
-    group_commands.add_parser(
-        "list", help="list contact groups with their members", parents=[common]
-    ).set_defaults(run=_groups_list)
-    recalculate = group_commands.add_parser(
-        "recalculate", help="rebuild the members of a group, in batches", parents=[common]
-    )
-    which = recalculate.add_mutually_exclusive_group(required=True)
-    which.add_argument("code", nargs="?", help="code name of the contact group")
-    which.add_argument("--all", action="store_true", help="every contact group")
-    recalculate.set_defaults(run=_groups_recalculate)
-
-    purge = commands.add_parser(
-        "purge", help="delete old activities in short batches", parents=[common]
-    )
-    purge.add_argument(
-        "--older-than", required=True, type=_age, help="age such as 365d (days) or 52w (weeks)"
-    )
-    purge.add_argument("--batch-size", type=_positive, default=5_000, help="rows per transaction")
-    purge.set_defaults(run=_purge)
+    add_maintenance_commands(commands, common, _Parser)
     add_commands(commands, common, _Parser)
     _name_the_choices(parser)
     return parser
@@ -171,19 +116,6 @@ def _name_the_choices(parser: argparse.ArgumentParser) -> None:
             action.metavar = "{" + ",".join(action.choices) + "}"
             for command in action.choices.values():
                 _name_the_choices(command)
-
-
-def _age(text: str) -> Any:
-    try:
-        return parse_age(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return int(text)
 
 
 def _day(text: str) -> date:
@@ -255,103 +187,6 @@ async def _activities(store: Store, args: argparse.Namespace, out: TextIO) -> No
             raise
 
 
-async def _users_list(store: Store, args: argparse.Namespace, out: TextIO) -> None:
-    for operator in await operators(store):
-        out.write(f"{operator.name}\t{operator.created}\n")
-
-
-async def _users_create(store: Store, args: argparse.Namespace, out: TextIO) -> None:
-    password = args.password
-    try:
-        await create_operator(store, args.name, password)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    out.write(f"created operator {args.name}\n")
-
-
-async def _users_delete(store: Store, args: argparse.Namespace, out: TextIO) -> None:
-    try:
-        await delete_operator(store, args.name)
-    except LookupError as exc:
-        raise UsageError(str(exc)) from None
-    out.write(f"deleted operator {args.name}\n")
-
-
-async def _users_password(store: Store, args: argparse.Namespace, out: TextIO) -> None:
-    # The name is checked before the password is asked for, so a typo costs no typing.
-    if not await operator_exists(store, args.name):
-        raise UsageError(f"there is no operator {args.name!r}; list them with `kxt users list`")
-    try:
-        password = args.read_password()
-    except (ValueError, EOFError) as exc:
-        raise UsageError(str(exc) or "no password given") from None
-    try:
-        await set_operator_password(store, args.name, password)
-    except LookupError as exc:  # deleted meanwhile
-        raise UsageError(str(exc)) from None
-    out.write(f"changed the password of operator {args.name}\n")
-
-
-def read_password(stdin: TextIO, ask: PasswordReader = getpass.getpass) -> str:
-    """Ask for a new password twice on a terminal, or read the first line of piped stdin."""
-    if stdin.isatty():
-        password = ask("Password: ")
-        check_password(password)
-        if ask("Password again: ") != password:
-            raise ValueError("the two passwords differ; run the command again")
-        return password
-    return check_password(stdin.readline().rstrip("\r\n"))
-
-
-async def _groups_list(store: Store, args: argparse.Namespace, out: TextIO) -> None:
-    counts = await member_counts(store)
-    for group in await contact_groups(store):
-        members = counts.get(group.code_name, 0)
-        out.write(f"{group.code_name}\t{group.display_name}\t{members}\t{group.describe()}\n")
-
-
-async def _groups_recalculate(store: Store, args: argparse.Namespace, out: TextIO) -> None:
-    codes = [group.code_name for group in await contact_groups(store)] if args.all else [args.code]
-    contacts = await store.count_contacts()
-    for code in codes:
-        with progress_bar(code, contacts, " contacts", quiet=args.quiet) as bar:
-            try:
-                members = await recalculate_contact_group(store, code, progress=bar.update)
-            except LookupError as exc:
-                raise UsageError(str(exc)) from None
-            except asyncio.CancelledError:
-                interrupted(
-                    f"{code} recalculated for {bar.n:,} of {contacts:,} contacts; each batch "
-                    "is committed whole, the other contacts keep their memberships; run the "
-                    "command again to finish"
-                )
-                raise
-        out.write(f"{code}: {members} member{'' if members == 1 else 's'}\n")
-
-
-async def _purge(store: Store, args: argparse.Namespace, out: TextIO) -> None:
-    cutoff = store.clock() - args.older_than
-    total = await store.count_activities(created_before=cutoff)
-    with progress_bar("purging", total, " activities", quiet=args.quiet) as bar:
-        try:
-            deleted = await purge_activities(
-                store, args.older_than, batch_size=args.batch_size, progress=bar.update
-            )
-        except asyncio.CancelledError:
-            interrupted(
-                f"deleted {bar.n:,} of {total:,} activities older than {args.older_than.days} "
-                "days; each batch is committed whole with its contacts' groups, so the database "
-                "is consistent; run the command again to finish"
-            )
-            raise
-    out.write(f"deleted {deleted} activit{'y' if deleted == 1 else 'ies'}\n")
-
-
-def interrupted(what: str) -> None:
-    """Say on stderr how far an interrupted command got."""
-    sys.stderr.write(f"kxt: interrupted: {what}\n")
-
-
 async def _run(args: argparse.Namespace, out: TextIO) -> None:
     async with open_store(args.database) as store:
         await args.run(store, args, out)
@@ -396,7 +231,7 @@ def main(
         fail(_database_problem(args.database, exc))
     reader = stdin or sys.stdin
     args.read_password = lambda: read_password(reader, ask)
-    if args.run is _users_create:
+    if args.run is run_users_create:
         try:
             args.password = args.read_password()
         except (ValueError, EOFError) as exc:

@@ -63,3 +63,8 @@ def progress_bar(description: str, total: int | None, unit: str, *, quiet: bool)
         dynamic_ncols=True,
         leave=False,
     )
+
+
+def interrupted(what: str) -> None:
+    """Say on stderr how far an interrupted command got."""
+    sys.stderr.write(f"kxt: interrupted: {what}\n")
