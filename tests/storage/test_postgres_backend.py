@@ -19,6 +19,7 @@ from kxt_middleware.cli import main
 from kxt_middleware.storage import backend_class, open_store
 from kxt_middleware.storage.postgres import PostgresStore
 from kxt_middleware.storage.postgres.connection import parse_url
+from kxt_middleware.storage.postgres.schema import MIGRATIONS, SCHEMA_VERSION
 
 from ..helpers import every_activity, in_store, log, run
 from .postgres_server import Databases
@@ -75,7 +76,11 @@ async def test_processes_starting_together_migrate_once(postgres_databases: Data
     await asyncio.gather(*(store.open() for store in stores))
     try:
         versions = {await store.schema_version() for store in stores}
-        assert versions == {1}
+        assert versions == {SCHEMA_VERSION} and SCHEMA_VERSION == len(MIGRATIONS)
+        applied = await stores[0]._read(
+            lambda c: c.fetch("SELECT version FROM schema_version ORDER BY version")
+        )
+        assert [row[0] for row in applied] == list(range(1, SCHEMA_VERSION + 1))  # each once
         assert [t.code_name for t in await stores[0].activity_types()].count("cta") == 1
     finally:
         await asyncio.gather(*(store.close() for store in stores))
