@@ -38,7 +38,6 @@ log = logging.getLogger("kxt_middleware")
 
 WriteFunction = Callable[[Any], Awaitable[Any]]
 _NOT_RUN = object()
-_REFRESHED = -2  # the cached types were read in this transaction, after its own changes
 
 
 class _FastPathFailed(Exception):
@@ -161,9 +160,7 @@ class Writer:
         started = time.perf_counter()
         for _ in range(3):  # the catalog may change between reading it and logging
             if self._version < 0:
-                version = await sql.catalog_version(connection)
-                await self._refresh_types(connection)
-                self._version = version
+                await self._refresh_types(connection, await sql.catalog_version(connection))
             if any(group.conditions for _, group in self._groups):
                 return None
             outcomes: list[tuple[bool, Any]] = []
@@ -209,9 +206,10 @@ class Writer:
                 stored += await self._insert(connection, pending, outcomes, touched, careful)
                 pending = []
                 outcomes[index] = await _in_savepoint(connection, job.function)
-                # It may have edited types or groups: read them again.
-                await self._refresh_types(connection)
-                self._version = _REFRESHED
+                # It may have edited types or groups: if so, read them again.
+                version = await sql.catalog_version(connection)
+                if version != self._version:
+                    await self._refresh_types(connection, version)
             stored += await self._insert(connection, pending, outcomes, touched, careful)
             if touched and self._groups:
                 await self._evaluate_groups(connection, touched, careful)
@@ -223,9 +221,11 @@ class Writer:
             raise
         return outcomes, stored, time.perf_counter() - started
 
-    async def _refresh_types(self, connection: Any) -> None:
+    async def _refresh_types(self, connection: Any, version: int) -> None:
+        """Read the types and groups again, as of catalog ``version`` (read before them)."""
         self._types = {t.key: t for t in await sql.select_types(connection)}
         self._groups, problems = await group_sql.readable_groups(connection)
+        self._version = version
         for problem in problems:  # its members stay as they were until it is fixed
             self._stats.group_failures += 1
             log.error("%s; it is not evaluated until it is saved again", problem)
@@ -251,9 +251,7 @@ class Writer:
         asking = {p.job.contact for p in pending if p.job.consent}
         checked = await sql.check(connection, {p.job.contact for p in pending}, asking)
         if checked.version != self._version:  # a type or group changed (in any process)
-            if self._version != _REFRESHED:
-                await self._refresh_types(connection)
-            self._version = checked.version
+            await self._refresh_types(connection, checked.version)
         accepted: list[Pending] = []
         for prepared in pending:
             job = prepared.job
