@@ -178,22 +178,25 @@ class Logged:
     contacts: list[int]  # rows of the contacts of the activities stored
 
 
-async def log_batch(connection: Any, version: int, callers: Sequence[Pending]) -> Logged:
-    """Check and store the callers' rows (type-checked by catalog ``version``) in one
+async def log_batch(
+    connection: Any,
+    version: int,
+    callers: Sequence[Pending],
+    now: datetime,
+    evaluation: tuple[str, list[str]] | None,
+) -> Logged:
+    """Check and store the callers' rows (type-checked by catalog ``version``) and run the
+    groups' ``evaluation`` (see groups.evaluation) for their contacts at ``now``, in one
     statement, which outside a transaction is its own, committed as it returns."""
     guids = [caller.job.contact for caller in callers]
     consents = [c.job.consent.lower() if c.job.consent else None for c in callers]
-    columns: list[list[Any]] = [[] for _ in range(10)]
-    owners: list[int] = []
-    for number, caller in enumerate(callers, 1):
-        owners += [number] * len(caller.rows)
-        for row in caller.rows:
-            for column, value in zip(columns, row, strict=True):
-                column.append(value)
+    rows = [row for caller in callers for row in caller.rows]
+    owners = [number for number, c in enumerate(callers, 1) for _ in range(len(c.rows))]
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * 10
     del columns[1]  # the contact's GUID, given once per caller
     row = await connection.fetchrow(
         "SELECT * FROM kxt_log_activities($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
-        "$13, $14, $15)",
+        "$13, $14, $15, $16, $17, $18)",
         version,
         sorted({lock_key(guid) for guid in guids}),
         guids,
@@ -201,6 +204,8 @@ async def log_batch(connection: Any, version: int, callers: Sequence[Pending]) -
         [caller.job.created for caller in callers],
         owners,
         *columns,
+        now,
+        *(evaluation or (None, None)),
     )
     if row[1] is None:  # the version moved: nothing was checked or stored
         return Logged(row[0], set(), set(), 0, [])

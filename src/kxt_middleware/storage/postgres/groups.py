@@ -1,22 +1,21 @@
 """SQL for contact groups: definitions, and memberships evaluated in the caller's transaction.
 
-Evaluating any number of groups for any number of contacts costs two statements: one reads
-what every condition of every group finds, one deletes the memberships that ended and stores
-the current ones.
+Evaluating any number of groups for any number of contacts is one statement: what every
+condition of every group finds, who is a member until when, the memberships that ended
+deleted and the current ones stored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from ...activities import format_time
 from ...groups import ActivityCondition, ContactGroup, UnknownContactGroupError
-from ..memberships import conditions_json, group_from_row, members
+from ..memberships import conditions_json, group_from_row
 from ..records import GroupMember
 from .activities import BY_CODE_NAME
-from .activity_log import Params
 
 _GROUP_COLUMNS = "id, code_name, display_name, description, match, conditions"
 
@@ -131,17 +130,30 @@ async def delete_group(connection: Any, code_name: str) -> None:
 # -- evaluation -------------------------------------------------------------------------------
 
 
+class _Texts:
+    """The parameters of an evaluation, as one text array ($3): ``add(value)`` gives the SQL
+    of ``$3[n]`` cast back to the value's type."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+
+    def add(self, value: str | int) -> str:
+        self.values.append(str(value))
+        return f"($3::text[])[{len(self.values)}]::{'bigint' if isinstance(value, int) else 'text'}"
+
+
 def _condition_sql(
-    index: int, condition: ActivityCondition, contacts: list[int] | None, now: datetime,
-    params: Params,
+    row: int, condition: ActivityCondition, contacts: str, params: _Texts
 ) -> str:  # fmt: skip
-    """The contacts meeting ``condition`` at ``now``, with the time of the activity that makes
-    them meet it (the at_least-th newest matching one)."""
-    where = [f"type = {params.add(condition.activity_type)}"]
-    if contacts is not None:
-        where.append(f"contact_id = ANY({params.add(contacts)}::bigint[])")
+    """The contacts meeting ``condition`` at $2 (its group's row, the contact, and when the
+    condition stops holding, NULL: never), from the at_least-th newest matching activity."""
+    where = [f"type = {params.add(condition.activity_type)}", contacts]
+    ends = "NULL::timestamptz"
     if condition.in_last_days is not None:
-        where.append(f"created > {params.add(now - timedelta(days=condition.in_last_days))}")
+        # Exactly so many times 24 hours, as the SQLite backend counts them.
+        window = f"make_interval(secs => {params.add(condition.in_last_days * 86_400)})"
+        where.append(f"created > $2::timestamptz - {window}")
+        ends = f"created + {window}"
     if condition.value is not None:
         value = params.add(condition.value)
         if condition.value_match == "equals":
@@ -149,35 +161,59 @@ def _condition_sql(
         else:
             where.append(f"strpos(lower(value), lower({value})) > 0")
     return (
-        f"SELECT {index} AS k, contact_id, created FROM (SELECT contact_id, created, "
+        f"SELECT {row} AS g, contact_id AS c, {ends} AS e FROM (SELECT contact_id, created, "
         "row_number() OVER (PARTITION BY contact_id ORDER BY created DESC, id DESC) AS n "
         f"FROM activities WHERE {' AND '.join(where)}) AS q "
         f"WHERE n = {params.add(condition.at_least)}"
     )
 
 
-async def _qualifying(
-    connection: Any, groups: Sequence[ContactGroup], contacts: list[int] | None, now: datetime
-) -> list[list[dict[int, datetime | None]]]:
-    """For each group, for each condition: the contacts meeting it and when they stop to."""
-    params = Params()
-    parts: list[str] = []
-    windows: list[timedelta | None] = []
-    for group in groups:
-        for condition in group.conditions:
-            parts.append(_condition_sql(len(parts), condition, contacts, now, params))
-            days = condition.in_last_days
-            windows.append(None if days is None else timedelta(days=days))
-    found: list[dict[int, datetime | None]] = [{} for _ in parts]
-    for k, contact, created in await connection.fetch(" UNION ALL ".join(parts), *params.values):
-        window = windows[k]
-        found[k][contact] = None if window is None else created + window
-    result: list[list[dict[int, datetime | None]]] = []
-    at = 0
-    for group in groups:
-        result.append(found[at : at + len(group.conditions)])
-        at += len(group.conditions)
-    return result
+def evaluation(
+    groups: Iterable[tuple[int, ContactGroup]], *, every_contact: bool = False
+) -> tuple[str, list[str]] | None:
+    """ONE statement that stores the current memberships in ``groups`` of the contacts with
+    the rows $1 (bigint[]; of every contact when ``every_contact``, $1 then NULL) at $2
+    (timestamptz), with its parameters in $3 (text[]); None when no group has conditions.
+
+    In an "all" group a contact must meet every condition, and its membership ends when the
+    first of them stops holding; in an "any" group one condition is enough, and it ends when
+    the last one stops holding (as ``memberships.members`` decides for SQLite). Memberships
+    that ended are deleted and the current ones stored; ``since`` survives re-evaluation and
+    restarts only after the contact had left the group.
+    """
+    chosen = [(row, group) for row, group in groups if group.conditions]
+    if not chosen:
+        return None
+    params = _Texts()
+    contacts = "$1::bigint[] IS NULL" if every_contact else "contact_id = ANY($1::bigint[])"
+    found = " UNION ALL ".join(
+        _condition_sql(row, condition, contacts, params)
+        for row, group in chosen
+        for condition in group.conditions
+    )
+    every = ", ".join(str(row) for row, group in chosen if group.match == "all")
+    met = " OR ".join(
+        f"(g = {row} AND count(*) = {len(group.conditions)})" if group.match == "all" else
+        f"g = {row}"
+        for row, group in chosen
+    )  # fmt: skip
+    rows = ", ".join(str(row) for row, _ in chosen)
+    in_contacts = contacts.replace("contact_id", "m.contact_id")
+    sql = (
+        f"WITH found AS ({found}), "
+        f"keep AS (SELECT g, c, CASE WHEN g = ANY('{{{every}}}'::integer[]) THEN min(e) "
+        "WHEN count(e) < count(*) THEN NULL ELSE max(e) END AS e "
+        f"FROM found GROUP BY g, c HAVING {met}), "
+        f"gone AS (DELETE FROM contact_group_members m WHERE m.group_id IN ({rows}) "
+        f"AND {in_contacts} AND NOT EXISTS "
+        "(SELECT 1 FROM keep k WHERE k.g = m.group_id AND k.c = m.contact_id)) "
+        "INSERT INTO contact_group_members AS m (group_id, contact_id, since, expires) "
+        "SELECT g, c, $2::timestamptz, e FROM keep "
+        "ON CONFLICT (group_id, contact_id) DO UPDATE SET "
+        "since = CASE WHEN m.expires IS NOT NULL AND m.expires <= excluded.since "
+        "THEN excluded.since ELSE m.since END, expires = excluded.expires"
+    )
+    return sql, params.values
 
 
 async def evaluate(
@@ -187,38 +223,9 @@ async def evaluate(
     now: datetime,
 ) -> None:
     """Store the current memberships of ``contacts`` (None: every contact) in ``groups``."""
-    chosen = [(row, group) for row, group in groups if group.conditions]
-    if not chosen or contacts == []:
-        return
-    qualifying = await _qualifying(connection, [g for _, g in chosen], contacts, now)
-    keep_groups: list[int] = []
-    keep_contacts: list[int] = []
-    ends: list[datetime | None] = []
-    for (row, group), results in zip(chosen, qualifying, strict=True):
-        for contact, end in members(group, results).items():
-            keep_groups.append(row)
-            keep_contacts.append(contact)
-            ends.append(end)
-    params = Params()
-    in_groups = f"m.group_id = ANY({params.add([row for row, _ in chosen])}::integer[])"
-    if contacts is not None:
-        in_groups += f" AND m.contact_id = ANY({params.add(contacts)}::bigint[])"
-    keep = (
-        f"unnest({params.add(keep_groups)}::integer[], {params.add(keep_contacts)}::bigint[], "
-        f"{params.add(ends)}::timestamptz[]) AS k(g, c, e)"
-    )
-    # One statement: the memberships that ended go, the current ones are stored; `since`
-    # survives re-evaluation and restarts only after the contact had left the group.
-    await connection.execute(
-        f"WITH gone AS (DELETE FROM contact_group_members m WHERE {in_groups} AND NOT EXISTS "
-        f"(SELECT 1 FROM {keep} WHERE k.g = m.group_id AND k.c = m.contact_id)) "
-        "INSERT INTO contact_group_members AS m (group_id, contact_id, since, expires) "
-        f"SELECT g, c, {params.add(now)}, e FROM {keep} "
-        "ON CONFLICT (group_id, contact_id) DO UPDATE SET "
-        "since = CASE WHEN m.expires IS NOT NULL AND m.expires <= excluded.since "
-        "THEN excluded.since ELSE m.since END, expires = excluded.expires",
-        *params.values,
-    )
+    built = evaluation(groups, every_contact=contacts is None)
+    if built is not None and contacts != []:
+        await connection.execute(built[0], contacts, now, built[1])
 
 
 async def evaluate_rows(connection: Any, rows: set[int], now: datetime) -> None:

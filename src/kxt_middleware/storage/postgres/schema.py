@@ -135,8 +135,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
     ),
     (
-        # A batch of activities checked and stored by ONE statement, so that a batch without
-        # contact groups costs one round trip with its commit (see writer.py). Each statement
+        # A batch of activities checked and stored, and its contacts' groups re-evaluated, by
+        # ONE statement: one round trip with its commit (see writer.py). Each statement
         # here sees what committed before it ran (a volatile function in READ COMMITTED), so
         # the checks after the contacts' locks see an erasure that the locks waited for.
         """CREATE FUNCTION kxt_log_activities(
@@ -149,6 +149,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             in_uids uuid[], in_types text[], in_titles text[], in_values text[],
             in_urls text[], in_referrers text[], in_created timestamptz[],
             in_sources text[], in_sites text[],
+            in_now timestamptz,            -- the time memberships are evaluated at
+            in_evaluation text,            -- groups.evaluation() of the cached groups, or NULL
+            in_evaluation_params text[],   -- and its parameters
             OUT out_version bigint,        -- the catalog version (nothing stored if it moved)
             OUT out_erased integer[],      -- callers whose contact is erased
             OUT out_unconsented integer[], -- callers whose contact has not agreed
@@ -198,6 +201,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                 RETURNING contact_id)
             SELECT count(*), ARRAY(SELECT DISTINCT contact_id FROM new)
             INTO out_stored, out_contacts FROM new;
+            -- The groups of the contacts with new activities, as the activities now stand.
+            IF in_evaluation IS NOT NULL AND cardinality(out_contacts) > 0 THEN
+                EXECUTE in_evaluation USING out_contacts, in_now, in_evaluation_params;
+            END IF;
         END $$""",
     ),
 )

@@ -79,6 +79,7 @@ class Writer:
         self._stats = stats
         self._types: dict[str, ActivityType] = {}
         self._groups: list[tuple[int, ContactGroup]] = []
+        self._evaluation: tuple[str, list[str]] | None = None  # of the groups, in SQL
         self._version = -1
         self._jobs: collections.deque[Job] = collections.deque()
         self._wake = asyncio.Event()
@@ -153,16 +154,13 @@ class Writer:
     async def _log_at_once(
         self, connection: Any, batch: list[ActivitiesJob]
     ) -> tuple[list[tuple[bool, Any]], int, float] | None:
-        """A batch of activities alone, when no contact group has to be re-evaluated in its
-        transaction: ONE statement, its own transaction, one round trip with the commit.
-        None when it cannot be done so (groups to evaluate, or rows the server refused:
-        the transaction then finds out whose they are)."""
+        """A batch of activities alone, with its contacts' groups re-evaluated: ONE statement,
+        its own transaction, one round trip with the commit. None when rows failed (the
+        transaction then finds out whose they are, and whether the groups failed)."""
         started = time.perf_counter()
         for _ in range(3):  # the catalog may change between reading it and logging
             if self._version < 0:
                 await self._refresh_types(connection, await sql.catalog_version(connection))
-            if any(group.conditions for _, group in self._groups):
-                return None
             outcomes: list[tuple[bool, Any]] = []
             callers: list[Pending] = []
             for index, job in enumerate(batch):
@@ -172,7 +170,9 @@ class Writer:
                 if prepared.rows:
                     callers.append(prepared)
             try:  # even with no rows: the types that refused them may have changed
-                logged = await sql.log_batch(connection, self._version, callers)
+                logged = await sql.log_batch(
+                    connection, self._version, callers, self._clock(), self._evaluation
+                )
             except Exception:
                 if connection.is_closed():
                     raise
@@ -225,6 +225,7 @@ class Writer:
         """Read the types and groups again, as of catalog ``version`` (read before them)."""
         self._types = {t.key: t for t in await sql.select_types(connection)}
         self._groups, problems = await group_sql.readable_groups(connection)
+        self._evaluation = group_sql.evaluation(self._groups)
         self._version = version
         for problem in problems:  # its members stay as they were until it is fixed
             self._stats.group_failures += 1
