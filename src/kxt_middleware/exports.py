@@ -42,12 +42,46 @@ def jsonl_lines(records: Iterable[ActivityRecord]) -> str:
     )  # fmt: skip
 
 
-def csv_rows(records: Iterable[Sequence[str | None]]) -> str:
-    """CSV records as RFC 4180 quotes them (a value with a comma, a quote or a line break is
-    quoted; None is empty), one per line ending in ``\\n``."""
+def _csv_written(records: Iterable[Sequence[str | None]]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(records)
     return buffer.getvalue()
+
+
+# The characters that make the csv module quote a value (a comma, a quote, a line break: what
+# this Python's csv writes, asked once); a record without any is its values joined by commas.
+_CSV_QUOTED = "".join(
+    c for c in map(chr, [*range(128), 0x85, 0x2028, 0x2029]) if _csv_written([[c, ""]]) != c + ",\n"
+)
+_CSV_QUOTED_IN_A_LINE = _CSV_QUOTED.replace(",", "")  # commas are counted
+_CSV_QUOTED_IN_LINES = _CSV_QUOTED_IN_A_LINE.replace("\n", "")  # line breaks too
+
+
+def csv_rows(records: Sequence[Sequence[str | None]]) -> str:
+    """CSV records as the csv module writes them (RFC 4180: a value with a comma, a quote or a
+    line break is quoted; None is empty), one per line ending in ``\\n``.
+
+    The records without such values, nearly all, are joined in C; the others are written by
+    the csv module itself.
+    """
+    if not records or len(records[0]) < 2:
+        return _csv_written(records)
+    try:
+        lines = list(map(",".join, records))  # type: ignore[arg-type]
+    except TypeError:  # a None: the csv module writes it as an empty value
+        return _csv_written(records)
+    text = "\n".join(lines)
+    separators = len(records[0]) - 1
+    if (
+        text.count(",") != separators * len(lines)
+        or text.count("\n") != len(lines) - 1
+        or any(c in text for c in _CSV_QUOTED_IN_LINES)
+    ):
+        for n, line in enumerate(lines):
+            if line.count(",") != separators or any(c in line for c in _CSV_QUOTED_IN_A_LINE):
+                lines[n] = _csv_written([records[n]])[:-1]
+        text = "\n".join(lines)
+    return text + "\n"
 
 
 def export_header(format: ExportFormat) -> bytes:

@@ -166,19 +166,33 @@ def export_plan(connection: sqlite3.Connection, filters: ActivityFilter) -> tupl
     return int(count), first or 0, last or 0
 
 
+def _in_range(filters: ActivityFilter, after: int, upto: int) -> tuple[str, list[Any]]:
+    """FROM and WHERE of the matching activities with row numbers after ``after`` up to
+    ``upto``, in row order; and their parameters."""
+    where, params = filter_sql(filters, in_id_range=True)
+    return (
+        "FROM activities a JOIN contacts c ON c.id = a.contact_id "
+        f"WHERE {where} AND a.id > ? AND a.id <= ? ORDER BY a.id",
+        [*params, after, upto],
+    )
+
+
 def records_in_range(
-    connection: sqlite3.Connection, filters: ActivityFilter, after: int, upto: int, limit: int
+    connection: sqlite3.Connection,
+    filters: ActivityFilter,
+    after: int,
+    upto: int,
+    limit: int,
+    *,
+    site_or_empty: bool = False,
 ) -> tuple[list[ActivityRecord], int | None]:
     """Up to ``limit`` export records with row numbers after ``after`` up to ``upto``, oldest
-    first; and, when that range may hold more of them, the row number of the last one read."""
-    where, params = filter_sql(filters, in_id_range=True)
-    rows_of = (
-        "FROM activities a JOIN contacts c ON c.id = a.contact_id "
-        f"WHERE {where} AND a.id > ? AND a.id <= ? ORDER BY a.id"
-    )
-    params += [after, upto]
+    first (with ``site_or_empty``, "" for a missing site, as CSV writes it); and, when that
+    range may hold more of them, the row number of the last one read."""
+    rows_of, params = _in_range(filters, after, upto)
+    columns = _EXPORT_COLUMNS.replace("a.site", "ifnull(a.site, '')" if site_or_empty else "a.site")
     records = connection.execute(
-        f"SELECT {_EXPORT_COLUMNS}, a.created {rows_of} LIMIT ?", [*params, limit]
+        f"SELECT {columns}, a.created {rows_of} LIMIT ?", [*params, limit]
     ).fetchall()
     if len(records) < limit:
         return records, None

@@ -75,7 +75,9 @@ def _format_range(
     many they are, and where to go on when the range held more."""
     assert _connection is not None, "the worker's initializer opens the connection"
     try:
-        records, last = log_sql.records_in_range(_connection, filters, after, upto, limit)
+        records, last = log_sql.records_in_range(
+            _connection, filters, after, upto, limit, site_or_empty=format == "csv"
+        )
     except sqlite3.Error as exc:
         raise database_error(exc) from None
     return export_bytes(records, format), len(records), last
