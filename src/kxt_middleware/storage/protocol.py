@@ -7,6 +7,7 @@ contract suite in ``tests/storage`` runs the same tests against each.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from datetime import date, datetime
@@ -201,11 +202,26 @@ class Store(Catalog):
         """The export of the matching activities, oldest first, as ``format`` (a CSV header
         first), in chunks of bytes. ``processes`` > 1 lets a backend format a large export in
         that many processes (SQLite does); here, one page of records is one chunk."""
+        chunks = (
+            await self.export_in_processes(filters, format, processes) if processes > 1 else None
+        )
+        if chunks is not None:
+            async with contextlib.aclosing(chunks):
+                async for chunk in chunks:
+                    yield chunk
+            return
         header = export_header(format)
         if header:
             yield ExportChunk(header, 0)
         async for page in self.activity_records(filters, page_size=page_size):
             yield ExportChunk(export_bytes(page, format), len(page))
+
+    async def export_in_processes(
+        self, filters: ActivityFilter, format: ExportFormat, processes: int
+    ) -> AsyncGenerator[ExportChunk, None] | None:
+        """The chunks of export_activities() formatted in ``processes`` worker processes, or
+        None to format them here: a backend that can (SQLite, for a large export) says so."""
+        return None
 
     async def daily_counts(
         self, filters: ActivityFilter, start: date, end: date

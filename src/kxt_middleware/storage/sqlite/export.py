@@ -22,7 +22,7 @@ from . import activity_log as log_sql
 from .connection import connect, database_error
 
 CHUNK_ROWS = 10_000  # activities a worker formats at a time, on average (about 3 MB of JSON)
-PARALLEL_FROM = 50_000  # a smaller export is quicker in one process than starting workers
+PARALLEL_FROM = 100_000  # a smaller export is quicker in one process than starting workers
 CACHE_KB = 16_000  # each worker's SQLite page cache
 IN_FLIGHT = 2  # chunks asked of each worker ahead of the one written: memory stays bounded
 

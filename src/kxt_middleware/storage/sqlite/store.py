@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import functools
 import logging
@@ -256,34 +255,20 @@ class SQLiteStore(CatalogMethods, WriterLifeCycle, Store):
         finally:
             reading.cancel()
 
-    async def export_activities(
-        self,
-        filters: ActivityFilter = EVERY_ACTIVITY,
-        format: ExportFormat = "jsonl",
-        *,
-        processes: int = 1,
-        page_size: int = 5_000,
-    ) -> AsyncGenerator[ExportChunk, None]:
-        if processes > 1:
-            plan = await self._read(lambda c: export.plan_export(c, filters))
-            if plan.activities >= export.PARALLEL_FROM:
-                chunks = export.export_in_processes(
-                    self.database,
-                    filters,
-                    format,
-                    plan,
-                    processes=processes,
-                    busy_timeout_ms=self._busy_timeout_ms,
-                )
-                async with contextlib.aclosing(chunks):
-                    async for chunk in chunks:
-                        yield chunk
-                return
-        async with contextlib.aclosing(
-            super().export_activities(filters, format, page_size=page_size)
-        ) as chunks:
-            async for chunk in chunks:
-                yield chunk
+    async def export_in_processes(
+        self, filters: ActivityFilter, format: ExportFormat, processes: int
+    ) -> AsyncGenerator[ExportChunk, None] | None:
+        plan = await self._read(lambda c: export.plan_export(c, filters))
+        if plan.activities < export.PARALLEL_FROM:
+            return None
+        return export.export_in_processes(
+            self.database,
+            filters,
+            format,
+            plan,
+            processes=processes,
+            busy_timeout_ms=self._busy_timeout_ms,
+        )
 
     async def count_contacts(self) -> int:
         return int(await self._read(lambda c: sql.one(c, "SELECT count(*) FROM contacts")))
