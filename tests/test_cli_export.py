@@ -207,6 +207,15 @@ def gone(pid: int) -> bool:
         return True
 
 
+def all_gone(pids: set[int]) -> bool:
+    """Whether every process of ``pids`` ended, within 10 s (multiprocessing's resource
+    tracker ends when it sees that its parent did)."""
+    deadline = time.monotonic() + 10
+    while not all(gone(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return all(gone(pid) for pid in pids)
+
+
 def in_a_group_on_a_terminal(command: list[str]) -> tuple[subprocess.Popen[bytes], int]:
     """Start ``command`` in a process group of its own, stderr on a pseudo-terminal."""
     master, slave = pty.openpty()
@@ -246,10 +255,7 @@ def test_ctrl_c_on_the_terminal_stops_the_export_and_its_workers(large: Path) ->
     total = f"{LARGE:,}".encode()
     said = re.search(rb"interrupted: wrote ([\d,]+) of %b activities" % total, shown)
     assert said and 0 < int(said.group(1).replace(b",", b"")) < LARGE, shown
-    deadline = time.monotonic() + 10
-    while not all(gone(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert all(gone(pid) for pid in workers)
+    assert all_gone(workers)
 
 
 def test_a_closed_pipe_ends_the_export_and_its_workers(large: Path) -> None:
@@ -263,7 +269,7 @@ def test_a_closed_pipe_ends_the_export_and_its_workers(large: Path) -> None:
     assert process.wait(timeout=60) == 0
     assert b"Traceback" not in process.stderr.read()
     process.stderr.close()
-    assert workers and all(gone(pid) for pid in workers)
+    assert workers and all_gone(workers)
 
 
 def test_a_script_that_calls_main_exports_in_processes_too(database: Path) -> None:

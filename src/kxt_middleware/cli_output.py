@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -14,7 +15,10 @@ MAX_EXPORT_PROCESSES = 4  # beyond this, writing the output is what takes the ti
 
 
 def export_processes() -> int:
-    """How many processes an export may format in: the CPUs this process may run on."""
+    """How many processes an export may format in: the CPUs this process may run on (one
+    where Ctrl+C cannot be held back from them while they start: no POSIX signal masks)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return 1
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, min(cpus or 1, MAX_EXPORT_PROCESSES))
 

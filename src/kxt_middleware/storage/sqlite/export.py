@@ -17,6 +17,7 @@ from multiprocessing.pool import Pool
 from typing import Any, NamedTuple
 
 from ...activities import ActivityFilter
+from ...errors import StoreError
 from ...exports import ExportChunk, ExportFormat, export_bytes, export_header
 from . import activity_log as log_sql
 from .connection import connect, database_error
@@ -53,19 +54,23 @@ def id_ranges(plan: ExportPlan, chunk_rows: int) -> Iterator[tuple[int, int]]:
 # -- in a worker process ----------------------------------------------------------------------
 
 _connection: sqlite3.Connection | None = None
+_failure: StoreError | sqlite3.Error = StoreError("the worker did not start")
 
 
 def _start_worker(database: str, busy_timeout_ms: int) -> None:
     """Ctrl+C reaches every process of the terminal: the parent alone stops the export (the
     signal stays blocked, from the parent, until it is ignored here)."""
-    global _connection
+    global _connection, _failure
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    _connection = connect(
-        database, read_only=True, synchronous="NORMAL", busy_timeout_ms=busy_timeout_ms
-    )
-    # Room for the contacts each row looks up (the default 2 MB are filled by the rows read).
-    _connection.execute(f"PRAGMA cache_size = -{CACHE_KB}")
+    try:
+        _connection = connect(
+            database, read_only=True, synchronous="NORMAL", busy_timeout_ms=busy_timeout_ms
+        )
+        # Room for the contacts each row looks up (the default 2 MB fill with the rows read).
+        _connection.execute(f"PRAGMA cache_size = -{CACHE_KB}")
+    except (StoreError, sqlite3.Error) as exc:  # said by the first chunk: a pool whose
+        _failure = exc  # initializer fails starts new workers forever
 
 
 def _format_range(
@@ -73,7 +78,8 @@ def _format_range(
 ) -> tuple[bytes, int, int | None]:
     """The export bytes of the activities in a range of row numbers (at most ``limit``), how
     many they are, and where to go on when the range held more."""
-    assert _connection is not None, "the worker's initializer opens the connection"
+    if _connection is None:
+        raise _failure if isinstance(_failure, StoreError) else database_error(_failure)
     try:
         records, last = log_sql.records_in_range(
             _connection, filters, after, upto, limit, site_or_empty=format == "csv"
