@@ -3,14 +3,22 @@
 - ``bare``: a Starlette app with no middleware (the baseline).
 - ``tracked``: the same routes behind ActivityTrackingMiddleware on $KXT_BENCH_DATABASE, with
   a route that logs one activity durably and ``/stats`` reporting the writer's commits.
+  It also serves ``/handoff``: the floor of any durable write made by another thread, a route
+  that hands a no-op job to a thread and awaits its answer, batched exactly like the store's
+  writer (one wake-up of the thread, one of the loop, per batch) with one fsync of a file per
+  batch and no database at all.
 - ``session``: the same routes behind Starlette's SessionMiddleware (a signed session cookie,
   set by ``/login``): the yardstick for what a cookie-reading middleware usually costs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import queue
 import statistics
+import tempfile
+import threading
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -56,6 +64,45 @@ async def log(request: Request) -> Response:
     if result:
         ANSWERED["logged"] += 1
     return PlainTextResponse(result.status.value, status_code=200 if result else 409)
+
+
+class HandOff:
+    """A thread that answers every waiting job at once after one fsync: the store's writer
+    without the database (what a durable write costs at least, when another thread makes it)."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[asyncio.Future[None]] = queue.SimpleQueue()
+        self.file = tempfile.TemporaryFile()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self.jobs.get()]
+            while True:
+                try:
+                    batch.append(self.jobs.get_nowait())
+                except queue.Empty:
+                    break
+            self.file.write(b"x" * len(batch))
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            batch[0].get_loop().call_soon_threadsafe(self._deliver, batch)
+
+    @staticmethod
+    def _deliver(batch: list[asyncio.Future[None]]) -> None:
+        for future in batch:
+            if not future.done():
+                future.set_result(None)
+
+
+HAND_OFF = HandOff()
+
+
+async def handoff(request: Request) -> Response:
+    future = asyncio.get_running_loop().create_future()
+    HAND_OFF.jobs.put(future)
+    await future
+    return PlainTextResponse("logged")
 
 
 async def whoami(request: Request) -> Response:
@@ -114,6 +161,7 @@ tracked = Starlette(
         Route("/stats", stats),
         Route("/whoami", whoami),
         Route("/build", build),
+        Route("/handoff", handoff),
     ],
     middleware=[Middleware(ActivityTrackingMiddleware, secret_key=SECRET, store=STORE)],
 )

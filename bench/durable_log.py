@@ -4,7 +4,9 @@ Three uvicorn servers, one at a time, each driven by wrk with 32 keep-alive conn
 the same time: the bare app (no middleware; the baseline), a plain route behind the
 middleware, and a route that logs one activity for a consenting visitor (32 visitors taking
 turns) with synchronous=FULL (an fsync per commit). Prints req/s, latency and each one's
-ratio to the baseline, then the writer's commit latency and callers per commit.
+ratio to the baseline, then the writer's commit latency and callers per commit. For scale it
+also drives, on the same server, the floor of any durable write another thread makes: a route
+that waits for a thread doing one fsync per batch and nothing else (no database).
 Rerun: `.venv/bin/python bench/durable_log.py [--seconds 10] [--connections 32]`.
 """
 
@@ -54,11 +56,13 @@ def main() -> None:
             logged = wrk(f"{base}/log", lua=script, **load)
             after = get_json(f"{base}/stats")
             cpu_logged = thread_cpu(pid)
+            floor = wrk(f"{base}/handoff", lua=script, **load)
     assert isinstance(before, dict) and isinstance(after, dict)
     print(f"{args.connections} keep-alive connections, {args.seconds} s each; baseline = bare app")
     print(ratio_line("bare app, plain route (baseline)", bare, bare))
     print(ratio_line("middleware, plain route with cookies", plain, bare))
     print(ratio_line("middleware, route that logs durably", logged, bare))
+    print(ratio_line("floor: waits for a thread's fsync, no database", floor, bare))
     commits = after["commits"] - before["commits"]
     callers = after["callers"] - before["callers"]
     print(

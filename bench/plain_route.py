@@ -4,9 +4,11 @@ Three uvicorn servers run side by side, each in its own process: the bare app (t
 sent the same requests as the next one), the same app behind ActivityTrackingMiddleware with a
 consenting visitor's signed cookies on every request (cookie level and contact), and the same
 app behind Starlette's SessionMiddleware with its signed session cookie. wrk drives one at a
-time with 32 keep-alive connections. The three take turns for many short rounds and each figure
-is the median of its rounds: on a shared virtual machine the same server's rate moves by a
-third from one round to the next, and taking turns spreads that over all three.
+time with 32 keep-alive connections. The three take turns for many short rounds (each round in
+another order) and each figure is the median of its rounds: on a shared virtual machine the same
+server's rate moves by a third from one round to the next, and taking turns spreads that over
+all three. The paired ratio divides each round's rate by the baseline's rate of the same round
+(seconds apart, so both met the same machine) and takes the median of those quotients.
 Rerun: `.venv/bin/python bench/plain_route.py [--seconds 3] [--rounds 9] [--connections 32]`.
 """
 
@@ -69,8 +71,11 @@ def main() -> None:
         loads: dict[str, list[Load]] = {label: [] for label in runs}
         for base, lua in runs.values():  # warm up
             wrk(f"{base}/plain", connections=args.connections, seconds=2, lua=lua)
-        for _ in range(args.rounds):
-            for label, (base, lua) in runs.items():
+        order = list(runs.items())
+        for round_number in range(args.rounds):
+            # Rotate who goes first, so no server always follows the same one.
+            shift = round_number % len(order)
+            for label, (base, lua) in order[shift:] + order[:shift]:
                 url = f"{base}/plain"
                 load = wrk(url, connections=args.connections, seconds=args.seconds, lua=lua)
                 loads[label].append(load)
@@ -80,8 +85,13 @@ def main() -> None:
         f"{args.connections} keep-alive connections, {args.rounds} rounds of {args.seconds} s, "
         "medians; baseline = bare app"
     )
+    bare_rounds = loads["bare app, plain route (baseline)"]
     for label, load in medians.items():
-        print(ratio_line(label, load, baseline))
+        paired = statistics.median(
+            found.requests_per_second / base.requests_per_second
+            for found, base in zip(loads[label], bare_rounds, strict=True)
+        )
+        print(ratio_line(label, load, baseline) + f"  paired ratio {paired:5.2f}")
         rounds = ", ".join(f"{found.requests_per_second:,.0f}" for found in loads[label])
         print(f"{'':<44} rounds: {rounds} req/s")
 

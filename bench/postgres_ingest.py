@@ -11,9 +11,13 @@ first filled with --prefill activities through the store. Then, for each backend
   processes, 8 connections each, at the same time); activities/s are what the processes'
   writers stored during the run;
 - the log route: 32 keep-alive consenting visitors on a route that logs one activity
-  durably, against the bare app's plain route.
+  durably, against the bare app's plain route, and beside the same middleware on a route that
+  builds that activity without storing it (what no writer can beat). These servers run side
+  by side and wrk drives them in turn, --rounds times in alternating order; each figure is the
+  median round, as the machine's other work moves single runs.
 
-Rerun: `.venv/bin/python bench/postgres_ingest.py [--prefill 1000000] [--seconds 10]`.
+Rerun: `.venv/bin/python bench/postgres_ingest.py [--prefill 1000000] [--seconds 10]
+[--rounds 3]`.
 """
 
 from __future__ import annotations
@@ -86,38 +90,60 @@ def bulk(database: str, token: str, contacts: list[str], args: argparse.Namespac
     return [one, two]
 
 
-def log_route(database: str, seconds: int) -> Load:
-    """The route that logs one activity durably, 32 consenting visitors."""
-    with uvicorn("tracked", {"KXT_BENCH_DATABASE": database}) as base:
-        script = lua_rotating_headers(visitors(base, 32))
-        wrk(f"{base}/log", connections=32, seconds=2, lua=script)
-        return wrk(f"{base}/log", connections=32, seconds=seconds, lua=script)
+BASELINE = "bare app, plain route (baseline)"
+
+
+def log_routes(databases: dict[str, str], seconds: int, rounds: int) -> dict[str, Load]:
+    """The bare route, then for each backend the route that logs one activity durably (and,
+    on the first, the route that only builds it), 32 consenting visitors: the median round."""
+    targets: dict[str, tuple[str, str | None]] = {}
+    with contextlib.ExitStack() as servers:
+        targets[BASELINE] = (servers.enter_context(uvicorn("bare", {})) + "/plain", None)
+        for backend, database in databases.items():
+            base = servers.enter_context(uvicorn("tracked", {"KXT_BENCH_DATABASE": database}))
+            script = lua_rotating_headers(visitors(base, 32))
+            if len(targets) == 1:
+                label = "middleware, the activity built, not stored"
+                targets[label] = (f"{base}/build", script)
+            targets[f"{backend}, route that logs durably"] = (f"{base}/log", script)
+        for url, script in targets.values():  # warm up
+            wrk(url, connections=32, seconds=2, lua=script)
+        loads: dict[str, list[Load]] = {label: [] for label in targets}
+        for turn in range(rounds):
+            for label in list(targets)[:: 1 if turn % 2 == 0 else -1]:
+                url, script = targets[label]
+                loads[label].append(wrk(url, connections=32, seconds=seconds, lua=script))
+    return {
+        label: sorted(runs, key=lambda load: load.requests_per_second)[len(runs) // 2]
+        for label, runs in loads.items()
+    }
 
 
 def main() -> None:
     parser = arguments(__doc__.splitlines()[0])
     parser.add_argument("--postgres-url", help="a server of yours (default: a throwaway one)")
+    parser.add_argument("--rounds", type=int, default=3, help="of the log route (median)")
     args = parser.parse_args()
-    with uvicorn("bare", {}) as base:
-        wrk(f"{base}/plain", connections=32, seconds=2)
-        bare = wrk(f"{base}/plain", connections=32, seconds=args.seconds)
-    figures: dict[str, tuple[list[float], Load]] = {}
+    rates: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as folder, postgres(args.postgres_url) as url:
-        for backend, database in (("PostgreSQL", url), ("SQLite", f"{folder}/bench.sqlite3")):
+        databases = {"PostgreSQL": url, "SQLite": f"{folder}/bench.sqlite3"}
+        for backend, database in databases.items():
             token, contacts, _ = asyncio.run(prepare(database, args.prefill, args.contacts))  # type: ignore[arg-type]
-            figures[backend] = (bulk(database, token, contacts, args), log_route(database, 10))
+            rates[backend] = bulk(database, token, contacts, args)
+        routes = log_routes(databases, args.seconds, args.rounds)
     print(f"\nheadless bulk, {args.connections} connections in all, 100 activities per request,")
     print(f"databases prefilled with {args.prefill:,} activities; {args.seconds} s per run")
-    for backend, (rates, _) in figures.items():
-        one, two = rates
+    for backend, (one, two) in rates.items():
         print(
             f"{backend:<11} 1 process {one:9,.0f} activities/s   2 processes {two:9,.0f} "
             f"activities/s   2 ÷ 1 = {two / one:.2f}"
         )
-    print("\nserver route that logs one activity durably, 32 keep-alive visitors")
-    print(ratio_line("bare app, plain route (baseline)", bare, bare))
-    for backend, (_, logged) in figures.items():
-        print(ratio_line(f"{backend}, route that logs durably", logged, bare))
+    print(
+        "\nserver route that logs one activity durably, 32 keep-alive visitors; "
+        f"median of {args.rounds} rounds of {args.seconds} s"
+    )
+    for label, load in routes.items():
+        print(ratio_line(label, load, routes[BASELINE]))
 
 
 if __name__ == "__main__":

@@ -582,3 +582,88 @@ def test_a_request_sent_before_a_revoke_stores_nothing_after_it(
     assert "Max-Age=0" in set_cookies(late)["CurrentContact"]
     assert stored_contacts(database) == []
     assert stored(database) == []
+
+
+def test_a_request_kept_past_its_response_says_to_pass_the_logger(make_app: AppFactory) -> None:
+    kept: list[Request] = []
+    outcomes: list[object] = []
+
+    async def handler(request: Request) -> Response:
+        kept.append(request)
+        return PlainTextResponse("ok")
+
+    async def later(request: Request) -> Response:
+        try:
+            get_activity_logger(kept[0])
+        except NoRequestContextError as exc:
+            outcomes.append(exc)
+        return PlainTextResponse("ok")
+
+    app = make_app()
+    app.router.routes += [Route("/keep", handler), Route("/later", later)]
+    with TestClient(app) as client:
+        client.get("/keep")
+        client.get("/later")
+    [error] = outcomes
+    assert "pass it to the work that runs later" in str(error)
+
+
+def test_a_mounted_app_with_its_own_middleware_gives_the_outer_state_back(
+    make_app: AppFactory,
+) -> None:
+    async def inner_level(request: Request) -> Response:
+        return PlainTextResponse(str(int(get_cookie_level(request))))
+
+    inner = Starlette(
+        routes=[Route("/level", inner_level)],
+        middleware=[Middleware(ActivityTrackingMiddleware, secret_key=SECRET, prefix="/inner-kxt")],
+    )
+
+    async def outer_after(request: Request) -> Response:
+        await inner(request.scope, request.receive, lambda message: asyncio.sleep(0))
+        return PlainTextResponse(str(int(get_cookie_level(request))))  # the outer state again
+
+    app = make_app()
+    app.router.routes.append(Route("/both", outer_after))
+    with TestClient(app) as client:
+        client.post("/consent", json={})
+        assert client.get("/both").text == "1000"
+
+
+@pytest.mark.parametrize("path", ["/level", "/calculate"])
+def test_a_request_leaves_no_reference_cycle(make_app: AppFactory, path: str) -> None:
+    # What a request allocates is freed when it ends, not left for the garbage collector.
+    import gc
+
+    with TestClient(make_app()) as client:
+        client.post("/consent", json={})
+        client.post(path) if path == "/calculate" else client.get(path)
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(20):
+                client.post(path) if path == "/calculate" else client.get(path)
+            assert client.portal is not None
+            leaked = client.portal.call(_garbage_of_this_middleware)
+        finally:
+            gc.enable()
+    assert leaked == []
+
+
+async def _garbage_of_this_middleware() -> list[str]:
+    import gc
+
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        ours = sorted(
+            {
+                type(thing).__qualname__
+                for thing in gc.garbage
+                if type(thing).__module__.startswith("kxt_middleware")
+            }
+        )
+    finally:
+        gc.garbage.clear()
+        gc.set_debug(0)
+    return ours

@@ -104,7 +104,7 @@ class SignedCookie:
         if not -_CLOCK_SKEW <= age <= self.max_age:
             return None  # expired (or signed in the future by a badly set clock)
         # Re-issue when signed with an older key, or past half its life (a sliding expiry).
-        return CookieValue(value, reissue=position > 0 or age > self.max_age / 2)
+        return CookieValue(value, position > 0 or age > self.max_age / 2)
 
     def _verify(self, raw: str) -> tuple[str, int, int] | None:
         """(value, time stamp, key position) of a cookie whose signature is exactly right."""

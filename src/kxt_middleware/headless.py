@@ -16,7 +16,7 @@ from .activities import ActivitySource, LogResult, LogStatus, NewActivity
 from .api_keys import Channel, authenticate
 from .consents import consent_json, get_consent, has_agreed, set_agreement
 from .errors import ContactErasedError, StoreOverloadedError
-from .intake import RULES, Invalid, activity_list, object_fields, read_activities
+from .intake import RULES, Invalid, activity_list, object_fields, read_activities, read_batch
 from .openapi import openapi_document
 from .tracking import ActivityTracker
 from .visitor import Contact
@@ -146,15 +146,26 @@ class HeadlessApi:
             raise RequestError(403, "wrong_channel", "the API key belongs to another channel")
         contact = _guid(body.get("contact"), "contact")
         source = ActivitySource.HEADLESS
-        read = read_activities(activity_list(body, source), source, self.tracker, site=channel.name)
-        valid = [activity for activity in read if isinstance(activity, NewActivity)]
+        items = activity_list(body, source)
         # The agreement is checked in the transaction that stores the activities. An erased
         # contact is answered 410 (never stored), so the app learns to create a new contact
         # instead of asking for consent again.
         consent = self.tracking_consent if self.require_consent else None
-        logged = iter(
-            await _overload_safe(self.tracker.log(Contact(contact), valid, consent=consent))
-        )
+        batch = read_batch(items, source, site=channel.name)
+        if batch is not None:  # every activity valid as sent: the usual case, read at once
+            results = await _overload_safe(
+                self.tracker.log(Contact(contact), batch, consent=consent)
+            )
+            if all(result.logged for result in results):
+                return _all_logged(batch.ids)
+            read: list[NewActivity | Invalid] = list(batch)
+        else:
+            read = read_activities(items, source, self.tracker, site=channel.name)
+            valid = [activity for activity in read if isinstance(activity, NewActivity)]
+            results = await _overload_safe(
+                self.tracker.log(Contact(contact), valid, consent=consent)
+            )
+        logged = iter(results)
         answers = [
             _refused(entry) if isinstance(entry, Invalid) else _answer(next(logged))
             for entry in read
@@ -167,6 +178,17 @@ async def _overload_safe(work: Any) -> Any:
         return await work
     except StoreOverloadedError as exc:
         raise overloaded(exc) from None
+
+
+# The answer when every activity was stored, as JSONResponse would encode it, in one join.
+_STORED = str(_RESULT_STATUS[LogStatus.LOGGED])
+_LOGGED_FIRST = '{"results":[{"status":' + _STORED + ',"id":"'
+_LOGGED_NEXT = '"},{"status":' + _STORED + ',"id":"'
+
+
+def _all_logged(ids: list[str]) -> Response:
+    body = _LOGGED_FIRST + _LOGGED_NEXT.join(ids) + '"}]}'
+    return Response(body.encode(), status_code=207, media_type="application/json")
 
 
 def _answer(result: LogResult) -> dict[str, Any]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import compress, repeat
 from typing import Any
 
-from .activities import ActivitySource, NewActivity
+from .activities import ActivityBatch, ActivitySource, NewActivity
 from .activity_types import BUILT_IN_TYPES
 from .tracking import ActivityTracker
 from .web import RequestError, printable
@@ -158,3 +159,34 @@ def read_activities(
             sent = item.get("id") if isinstance(item, Mapping) else None
             read.append(Invalid(printable(sent), str(exc)))
     return read
+
+
+def read_batch(
+    items: list[Any], source: ActivitySource, *, site: str | None = None
+) -> ActivityBatch | None:
+    """All ``items`` read at once by the source's rules when every one is valid as sent (the
+    usual case, in a few calls instead of some per activity); None when any needs reading one
+    by one (:func:`read_activities`), to be refused with its reason or converted (a key in
+    another case, a null text, a built-in code name in capitals, a client's id)."""
+    rules = RULES[source]
+    if rules.client_ids or set(map(type, items)) != {dict}:
+        return None
+    if rules.any_case_keys and not all(key.lower() == key for key in set().union(*items)):
+        return None
+    columns = [list(map(dict.get, items, repeat(name), repeat(""))) for name in _TEXT_FIELDS]
+    if not all(set(map(type, column)) <= {str} for column in columns):
+        return None
+    types = columns[0]
+    for code in set(types):
+        if code.lower() in _BUILT_IN:
+            needed = rules.built_in.get(code, False)  # False: not sendable, or not lower case
+            if needed is False:
+                return None
+            if needed and "" in compress(
+                columns[_TEXT_FIELDS.index(needed)], map(code.__eq__, types)
+            ):
+                return None
+    try:
+        return ActivityBatch(*columns, source=source, site=site)
+    except (TypeError, ValueError):
+        return None

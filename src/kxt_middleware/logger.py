@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starlette.requests import HTTPConnection
+from starlette.datastructures import URL
 from starlette.types import Scope
 
 from .activities import ActivitySource, CustomActivityData, LogResult, NewActivity
@@ -29,7 +29,7 @@ class ActivityLogger:
     @property
     def url(self) -> str:
         """The URL of the request (recorded with activities logged from server code)."""
-        return str(HTTPConnection(self.scope).url)
+        return request_url(self.scope)
 
     @property
     def referrer(self) -> str:
@@ -58,3 +58,36 @@ class ActivityLogger:
         )
         [result] = await self.tracker.log_for_visitor(self.visitor, [activity])
         return result
+
+
+# The URLs of recent requests, by what Starlette builds them from: a site logs from the same
+# few pages again and again, and building a URL (host header parsing, quoting) costs more than
+# the rest of a log() call on the event loop.
+_URLS: dict[tuple[object, ...], str] = {}
+_URLS_MAX = 2048
+
+
+def request_url(scope: Scope) -> str:
+    """``str(request.url)`` for ``scope``, remembered for the most recent distinct requests."""
+    host = b""
+    name: bytes
+    value: bytes
+    for name, value in scope["headers"]:
+        if name == b"host":
+            host = value
+            break
+    server = scope.get("server")
+    key = (
+        scope.get("scheme", "http"),
+        host,
+        None if server is None else tuple(server),  # ASGI allows a list
+        scope["path"],
+        scope.get("query_string", b""),
+    )
+    url = _URLS.get(key)
+    if url is None:
+        url = str(URL(scope=scope))
+        if len(_URLS) >= _URLS_MAX:
+            del _URLS[next(iter(_URLS))]  # the oldest entry
+        _URLS[key] = url
+    return url

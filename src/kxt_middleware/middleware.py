@@ -19,7 +19,7 @@ from .groups import ContactGroup, install_contact_groups
 from .hand_over import TOKEN_MAX_AGE, HandOverSigner
 from .headless import HeadlessApi, allowed_origins
 from .logger import ActivityLogger
-from .request_state import SCOPE_KEY, RequestState
+from .request_state import ENDED, SCOPE_KEY, RequestState
 from .script import TrackingScript
 from .storage import Store, Synchronous, open_store
 from .tracking import ActivityTracker
@@ -144,6 +144,7 @@ class ActivityTrackingMiddleware:
             if self.cross_site is not None and route is None
             else ()
         )
+        outer = scope.get(SCOPE_KEY)  # an app mounted inside another with the middleware
         scope[SCOPE_KEY] = RequestState(visitor, logger, self.prefix, self.browser.script, origins)
 
         async def send_with_cookies(message: Message) -> None:
@@ -183,6 +184,7 @@ class ActivityTrackingMiddleware:
         finally:
             logger.finished = True
             current_logger.reset(token)
+            scope[SCOPE_KEY] = ENDED if outer is None else outer
 
     def _lifespan_send(self, send: Send) -> Send:
         # Open the store once the app has started and close it (flushing pending writes)

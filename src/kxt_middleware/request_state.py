@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
 
-from .errors import MiddlewareNotInstalledError
+from .errors import MiddlewareNotInstalledError, NoRequestContextError
 
 if TYPE_CHECKING:
     from .cookie_level import CookieLevel
@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from .visitor import Contact, Visitor
 
 SCOPE_KEY = "kxt"
+# What the scope holds once the middleware is done with the request: the state itself would keep
+# the scope in a reference cycle (state -> visitor -> scope -> state) that only the garbage
+# collector frees, and everything a request allocated would wait for it.
+ENDED = object()
 
 
 class RequestState:
@@ -45,8 +49,14 @@ class RequestState:
 
 def request_state(connection: HTTPConnection, purpose: str) -> RequestState:
     """The request's state; MiddlewareNotInstalledError saying how to install the middleware."""
-    state: RequestState | None = connection.scope.get(SCOPE_KEY)
-    if state is None:
+    state: RequestState | object | None = connection.scope.get(SCOPE_KEY)
+    if state is ENDED:
+        raise NoRequestContextError(
+            f"this request's response has finished, so nothing can {purpose} for it any more: "
+            "take the logger with get_activity_logger(request) while the request is handled "
+            "and pass it to the work that runs later"
+        )
+    if not isinstance(state, RequestState):
         raise MiddlewareNotInstalledError(
             f"ActivityTrackingMiddleware must be installed to {purpose}: add "
             "Middleware(ActivityTrackingMiddleware, secret_key=...) to the app's middleware"

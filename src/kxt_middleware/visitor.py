@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 
@@ -69,7 +70,7 @@ class Visitor:
                 raw_cookies.append(value.decode("latin-1"))
             elif name == b"sec-gpc":
                 gpc = value.strip() == b"1"
-        cookies = cookie_parser("; ".join(raw_cookies)) if raw_cookies else {}
+        cookies = _parsed_cookies("; ".join(raw_cookies)) if raw_cookies else {}
         signed_level = self._cookies.level.load(cookies.get(self._cookies.level.name))
         level = _level(signed_level.value) if signed_level is not None else None
         if signed_level is not None and level is not None:
@@ -152,7 +153,7 @@ class Visitor:
             self._guid = uuid.uuid4()
             self._write_contact = True
             self._delete_contact = False
-        return Contact(self._guid)
+        return _contact(self._guid)
 
     def adopt(self, contact: uuid.UUID, level: CookieLevel) -> bool:
         """Take the contact and level a cross-site hand-over names, unless cookies name the
@@ -211,13 +212,43 @@ class Visitor:
         return headers
 
 
+_LEVELS = {str(level.value): level for level in CookieLevel}
+
+# Cookie headers of recent requests, parsed: a returning visitor sends the same header on every
+# request. Only headers of a usual size are kept, so the memory this takes stays small.
+_COOKIES: dict[str, dict[str, str]] = {}
+_COOKIES_MAX = 4096
+_COOKIE_HEADER_MAX = 1024
+
+
+def _parsed_cookies(header: str) -> dict[str, str]:
+    """Starlette's parse of a Cookie header, remembered (callers must not change it)."""
+    cookies = _COOKIES.get(header)
+    if cookies is None:
+        cookies = cookie_parser(header)
+        if len(header) <= _COOKIE_HEADER_MAX:
+            if len(_COOKIES) >= _COOKIES_MAX:
+                del _COOKIES[next(iter(_COOKIES))]  # the oldest entry
+            _COOKIES[header] = cookies
+    return cookies
+
+
 def _level(text: str) -> CookieLevel | None:
+    level = _LEVELS.get(text)  # the numbers the cookie holds
+    if level is not None:
+        return level
     try:
         return CookieLevel.parse(text)
     except ValueError:
         return None
 
 
+@functools.lru_cache(maxsize=4096)  # the contacts of recent visitors
+def _contact(guid: uuid.UUID) -> Contact:
+    return Contact(guid)
+
+
+@functools.lru_cache(maxsize=4096)  # the contact cookies of recent visitors
 def _guid(text: str) -> uuid.UUID | None:
     """The GUID a contact cookie holds (32 lower-case hex digits, as written), else None."""
     try:

@@ -9,6 +9,7 @@ import io
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from kxt_middleware.cli import main
 from kxt_middleware.storage import backend_class, open_store
 from kxt_middleware.storage.postgres import PostgresStore
 from kxt_middleware.storage.postgres.connection import parse_url
+from kxt_middleware.storage.postgres.schema import MIGRATIONS, SCHEMA_VERSION
 
 from ..helpers import every_activity, in_store, log, run
 from .postgres_server import Databases
@@ -75,7 +77,11 @@ async def test_processes_starting_together_migrate_once(postgres_databases: Data
     await asyncio.gather(*(store.open() for store in stores))
     try:
         versions = {await store.schema_version() for store in stores}
-        assert versions == {1}
+        assert versions == {SCHEMA_VERSION} and SCHEMA_VERSION == len(MIGRATIONS)
+        applied = await stores[0]._read(
+            lambda c: c.fetch("SELECT version FROM schema_version ORDER BY version")
+        )
+        assert [row[0] for row in applied] == list(range(1, SCHEMA_VERSION + 1))  # each once
         assert [t.code_name for t in await stores[0].activity_types()].count("cta") == 1
     finally:
         await asyncio.gather(*(store.close() for store in stores))
@@ -178,3 +184,55 @@ async def test_a_nul_slipped_past_the_check_fails_only_its_caller(postgres_url: 
         assert isinstance(failed, StoreError), failed
         assert all(not isinstance(o, BaseException) and o[0].logged for o in outcomes)
         assert store.stats.failed_callers == 1 and await store.count_activities() == 10
+
+
+async def test_a_batch_of_activities_is_one_statement_unless_groups_are_evaluated(
+    postgres_url: str,
+) -> None:
+    from kxt_middleware.consents import Consent, add_consent, set_agreement
+    from kxt_middleware.groups import ActivityCondition, ContactGroup, add_contact_group
+    from kxt_middleware.groups import groups_of_contact as groups_of
+
+    agreed, unasked, erased = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    others = [uuid.uuid4() for _ in range(10)]
+    last_four = [LogStatus.LOGGED, LogStatus.NO_CONSENT, LogStatus.CONTACT_ERASED]
+    last_four.append(LogStatus.TYPE_UNKNOWN)
+    async with open_store(postgres_url) as store:
+        await add_consent(store, Consent("tracking", "Tracking"))
+        await set_agreement(store, agreed, "tracking", True)
+        await log(store, erased, "click")
+        await store.delete_contact(erased)
+        statements: list[str] = []
+        assert isinstance(store, PostgresStore) and store._writer is not None
+        store._writer._connection.add_query_logger(lambda q: statements.append(q.query))
+
+        def batch() -> list[Any]:
+            def click() -> list[NewActivity]:
+                return [NewActivity("click")]
+
+            return [
+                *(store.insert_activities(c, click()) for c in others),
+                store.insert_activities(agreed, click(), consent="tracking"),
+                store.insert_activities(unasked, click(), consent="tracking"),
+                store.insert_activities(erased, click()),
+                store.insert_activities(uuid.uuid4(), [NewActivity("no_such_type")]),
+            ]
+
+        results = await asyncio.gather(*batch())
+        assert [r[0].status for r in results[-4:]] == last_four
+        assert all(r[0].logged for r in results[:10])
+        assert len(statements) == 1, statements  # its own transaction: one round trip
+        assert store.stats.commit_sizes[-1] == 14
+
+        # A group with conditions is re-evaluated in the batch's transaction.
+        await add_contact_group(
+            store, ContactGroup("clickers", "Clickers", conditions=[ActivityCondition("click")])
+        )
+        statements.clear()
+        results = await asyncio.gather(*batch())
+        assert [r[0].status for r in results[-4:]] == last_four
+        assert len(statements) > 1 and statements[-1] == "COMMIT"
+        assert await groups_of(store, agreed) == {"clickers"}
+        assert await groups_of(store, others[0]) == {"clickers"}
+        assert not await store.contact_exists(unasked) and await store.is_erased(erased)
+        assert await store.count_activities() == 2 * 11  # (the erasure deleted the first)

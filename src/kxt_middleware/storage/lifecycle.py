@@ -4,6 +4,8 @@ belongs to, and handing a write to its writer's bounded queue."""
 from __future__ import annotations
 
 import asyncio
+import functools
+import uuid
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -96,7 +98,11 @@ class WriterLifeCycle:
 
     async def _submit(self, job: Callable[[asyncio.Future[Any]], Any]) -> Any:
         """Queue the write ``job(future)`` builds and await its answer (after its commit)."""
-        await self._ready()
+        loop = self._loop
+        if loop is None or self._writer is None or self._closing:
+            await self._ready()
+        elif loop is not asyncio.get_running_loop():
+            await self._ready()
         assert self._writer is not None and self._loop is not None
         future = self._loop.create_future()
         try:
@@ -107,3 +113,10 @@ class WriterLifeCycle:
                 "or raise max_pending if the database keeps up"
             ) from None
         return await future
+
+
+@functools.lru_cache(maxsize=4096)  # the contacts of recent visitors
+def guid_text(guid: uuid.UUID) -> str:
+    """A contact's GUID as the stores keep it (``str(guid)``, remembered: it is asked for on
+    every write of a returning contact)."""
+    return str(guid)

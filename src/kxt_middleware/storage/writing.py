@@ -7,9 +7,10 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
-from ..activities import LogResult, LogStatus, NewActivity
+from ..activities import ActivityBatch, LogResult, LogStatus, NewActivity
 from ..activity_types import ActivityType
 
 
@@ -38,7 +39,10 @@ class Pending:
         code name); each row is (id, contact, type's own spelling, title, value, url,
         referrer, ``created`` as the backend stores it, source, site)."""
         results, rows, guid = self.results, self.rows, self.job.contact
-        for activity in self.job.activities:
+        activities = self.job.activities
+        if isinstance(activities, ActivityBatch) and self._check_batch(activities, types, created):
+            return
+        for activity in activities:
             activity_type = types.get(activity.type.lower())
             if activity_type is None:
                 results.append(LogResult(LogStatus.TYPE_UNKNOWN))
@@ -60,6 +64,37 @@ class Pending:
                         activity.site,
                     )
                 )
+
+    def _check_batch(
+        self, batch: ActivityBatch, types: dict[str, ActivityType], created: Any
+    ) -> bool:
+        """Results and rows for the whole batch at once when each of its types is enabled
+        (False, nothing done: some activity is refused, see them one by one)."""
+        found = {code: types.get(code.lower()) for code in set(batch.types)}
+        spelling = {}
+        for code, activity_type in found.items():
+            if activity_type is None or not activity_type.enabled:
+                return False
+            spelling[code] = activity_type.code_name
+        spelled = (
+            batch.types
+            if all(code == own for code, own in spelling.items())
+            else list(map(spelling.__getitem__, batch.types))
+        )
+        self.results += map(LogResult, repeat(LogStatus.LOGGED), batch.ids)
+        self.rows += zip(
+            batch.ids,
+            repeat(self.job.contact),
+            spelled,
+            batch.titles,
+            batch.values,
+            batch.urls,
+            batch.referrers,
+            repeat(created),
+            repeat(batch.source.value),
+            repeat(batch.site),
+        )
+        return True
 
     def refuse(self, status: LogStatus) -> None:
         """Answer ``status`` for every activity that passed the type check (none is stored)."""

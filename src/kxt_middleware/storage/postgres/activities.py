@@ -167,6 +167,51 @@ async def insert_rows(
     return len(rows), {row[0] for row in rows}
 
 
+@dataclass
+class Logged:
+    """What ``kxt_log_activities`` did with a batch: nothing if the catalog version moved."""
+
+    version: int
+    erased: set[int]  # callers (indexes into the list given) whose contact is erased
+    unconsented: set[int]  # callers whose contact has not agreed to the consent asked
+    stored: int
+    contacts: list[int]  # rows of the contacts of the activities stored
+
+
+async def log_batch(connection: Any, version: int, callers: Sequence[Pending]) -> Logged:
+    """Check and store the callers' rows (type-checked by catalog ``version``) in one
+    statement, which outside a transaction is its own, committed as it returns."""
+    guids = [caller.job.contact for caller in callers]
+    consents = [c.job.consent.lower() if c.job.consent else None for c in callers]
+    columns: list[list[Any]] = [[] for _ in range(10)]
+    owners: list[int] = []
+    for number, caller in enumerate(callers, 1):
+        owners += [number] * len(caller.rows)
+        for row in caller.rows:
+            for column, value in zip(columns, row, strict=True):
+                column.append(value)
+    del columns[1]  # the contact's GUID, given once per caller
+    row = await connection.fetchrow(
+        "SELECT * FROM kxt_log_activities($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+        "$13, $14, $15)",
+        version,
+        sorted({lock_key(guid) for guid in guids}),
+        guids,
+        consents,
+        [caller.job.created for caller in callers],
+        owners,
+        *columns,
+    )
+    if row[1] is None:  # the version moved: nothing was checked or stored
+        return Logged(row[0], set(), set(), 0, [])
+    return Logged(row[0], {n - 1 for n in row[1]}, {n - 1 for n in row[2]}, row[3], row[4])
+
+
+async def catalog_version(connection: Any) -> int:
+    """The version of the activity types and groups (bumped by every change, in any process)."""
+    return int(await connection.fetchval("SELECT version FROM catalog_version"))
+
+
 async def delete_contact(connection: Any, guid: str, now: datetime) -> bool:
     """Remember the GUID as erased and delete the contact with everything about it."""
     await connection.execute("SELECT pg_advisory_xact_lock($1)", lock_key(guid))

@@ -134,6 +134,72 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             erased timestamptz NOT NULL
         )""",
     ),
+    (
+        # A batch of activities checked and stored by ONE statement, so that a batch without
+        # contact groups costs one round trip with its commit (see writer.py). Each statement
+        # here sees what committed before it ran (a volatile function in READ COMMITTED), so
+        # the checks after the contacts' locks see an erasure that the locks waited for.
+        """CREATE FUNCTION kxt_log_activities(
+            in_version bigint,        -- the catalog version the caller's type check used
+            in_locks bigint[],        -- the contacts' lock keys, in key order
+            in_guids uuid[],          -- per caller: its contact,
+            in_consents text[],       -- the consent it needs (lower case) or NULL,
+            in_since timestamptz[],   -- and the creation time of its contact if it is new
+            in_callers integer[],     -- per activity: its caller (index into in_guids)
+            in_uids uuid[], in_types text[], in_titles text[], in_values text[],
+            in_urls text[], in_referrers text[], in_created timestamptz[],
+            in_sources text[], in_sites text[],
+            OUT out_version bigint,        -- the catalog version (nothing stored if it moved)
+            OUT out_erased integer[],      -- callers whose contact is erased
+            OUT out_unconsented integer[], -- callers whose contact has not agreed
+            OUT out_stored integer,        -- activities that were new
+            OUT out_contacts bigint[]      -- their contacts' rows
+        ) LANGUAGE plpgsql AS $$
+        DECLARE
+            k bigint;
+        BEGIN
+            FOREACH k IN ARRAY in_locks LOOP
+                PERFORM pg_advisory_xact_lock_shared(k);
+            END LOOP;
+            SELECT version INTO out_version FROM catalog_version;
+            IF out_version <> in_version THEN
+                RETURN;
+            END IF;
+            out_erased := ARRAY(
+                SELECT g.n FROM unnest(in_guids) WITH ORDINALITY AS g(guid, n)
+                WHERE EXISTS (SELECT 1 FROM erased_contacts e WHERE e.guid = g.guid));
+            out_unconsented := ARRAY(
+                SELECT g.n FROM unnest(in_guids, in_consents) WITH ORDINALITY AS g(guid, consent, n)
+                WHERE g.consent IS NOT NULL AND g.n <> ALL (out_erased) AND NOT EXISTS (
+                    SELECT 1 FROM consent_agreements a JOIN contacts c ON c.id = a.contact_id
+                    WHERE c.guid = g.guid AND a.consent = g.consent AND a.agreed));
+            -- New contacts in GUID order (two writers never wait for each other); one that
+            -- another process creates at the same moment is taken as it is.
+            INSERT INTO contacts (guid, created)
+            SELECT DISTINCT ON (g.guid) g.guid, g.since
+            FROM unnest(in_guids, in_since) WITH ORDINALITY AS g(guid, since, n)
+            WHERE g.n <> ALL (out_erased) AND g.n <> ALL (out_unconsented)
+            AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.guid = g.guid)
+            ORDER BY g.guid, g.n
+            ON CONFLICT (guid) DO NOTHING;
+            -- A retried request carries the same activity id: it is stored once.
+            WITH new AS (
+                INSERT INTO activities (uid, contact_id, type, title, value, url, referrer,
+                    created, source, site)
+                SELECT r.uid, c.id, r.type, r.title, r.value, r.url, r.referrer, r.created,
+                    r.source, r.site
+                FROM unnest(in_callers, in_uids, in_types, in_titles, in_values, in_urls,
+                    in_referrers, in_created, in_sources, in_sites) WITH ORDINALITY
+                    AS r(caller, uid, type, title, value, url, referrer, created, source, site, n)
+                JOIN contacts c ON c.guid = in_guids[r.caller]
+                WHERE r.caller <> ALL (out_erased) AND r.caller <> ALL (out_unconsented)
+                ORDER BY r.n
+                ON CONFLICT (uid) DO NOTHING
+                RETURNING contact_id)
+            SELECT count(*), ARRAY(SELECT DISTINCT contact_id FROM new)
+            INTO out_stored, out_contacts FROM new;
+        END $$""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

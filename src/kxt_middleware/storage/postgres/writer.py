@@ -5,6 +5,9 @@ Callers queue jobs and await a future. The writer takes every job waiting (up to
 ``max_batch``) and runs one transaction with few round trips, whatever the batch's size: the
 contacts' locks and the catalog version, the erased and consent checks, the contacts, the
 activities (``INSERT … SELECT … FROM unnest(…)``), the contact-group re-evaluation, COMMIT.
+A batch of activities alone, when no contact group has conditions, is ONE statement (the
+``kxt_log_activities`` function), its own transaction: one round trip, commit included, so
+the event loop's other work delays it once, not once per statement.
 Many processes each run their own writer against one server: what must hold across them (an
 activity id stored once, an erased contact never back, a disabled type refused) is enforced by
 the database itself (unique keys, advisory locks, a version row), not by this process.
@@ -35,7 +38,6 @@ log = logging.getLogger("kxt_middleware")
 
 WriteFunction = Callable[[Any], Awaitable[Any]]
 _NOT_RUN = object()
-_REFRESHED = -2  # the cached types were read in this transaction, after its own changes
 
 
 class _FastPathFailed(Exception):
@@ -139,10 +141,51 @@ class Writer:
         """The batch's transaction; when the joint insert or the groups' evaluation fails,
         once more with savepoints (which cost round trips only then): each caller's rows in
         one of their own, the groups in one."""
+        if all(isinstance(job, ActivitiesJob) for job in batch):
+            done = await self._log_at_once(connection, batch)  # type: ignore[arg-type]
+            if done is not None:
+                return done
         try:
             return await self._attempt(connection, batch, careful=False)
         except _FastPathFailed:
             return await self._attempt(connection, batch, careful=True)
+
+    async def _log_at_once(
+        self, connection: Any, batch: list[ActivitiesJob]
+    ) -> tuple[list[tuple[bool, Any]], int, float] | None:
+        """A batch of activities alone, when no contact group has to be re-evaluated in its
+        transaction: ONE statement, its own transaction, one round trip with the commit.
+        None when it cannot be done so (groups to evaluate, or rows the server refused:
+        the transaction then finds out whose they are)."""
+        started = time.perf_counter()
+        for _ in range(3):  # the catalog may change between reading it and logging
+            if self._version < 0:
+                await self._refresh_types(connection, await sql.catalog_version(connection))
+            if any(group.conditions for _, group in self._groups):
+                return None
+            outcomes: list[tuple[bool, Any]] = []
+            callers: list[Pending] = []
+            for index, job in enumerate(batch):
+                prepared = Pending(index, job)
+                prepared.check_types(self._types, job.created)
+                outcomes.append((True, prepared.results))
+                if prepared.rows:
+                    callers.append(prepared)
+            try:  # even with no rows: the types that refused them may have changed
+                logged = await sql.log_batch(connection, self._version, callers)
+            except Exception:
+                if connection.is_closed():
+                    raise
+                return None
+            if logged.version != self._version:  # a type or group changed (in any process)
+                self._version = -1
+                continue
+            for number in logged.erased:
+                callers[number].refuse(LogStatus.CONTACT_ERASED)
+            for number in logged.unconsented:
+                callers[number].refuse(LogStatus.NO_CONSENT)
+            return outcomes, logged.stored, time.perf_counter() - started
+        return None
 
     async def _attempt(
         self, connection: Any, batch: list[Job], *, careful: bool
@@ -163,9 +206,10 @@ class Writer:
                 stored += await self._insert(connection, pending, outcomes, touched, careful)
                 pending = []
                 outcomes[index] = await _in_savepoint(connection, job.function)
-                # It may have edited types or groups: read them again.
-                await self._refresh_types(connection)
-                self._version = _REFRESHED
+                # It may have edited types or groups: if so, read them again.
+                version = await sql.catalog_version(connection)
+                if version != self._version:
+                    await self._refresh_types(connection, version)
             stored += await self._insert(connection, pending, outcomes, touched, careful)
             if touched and self._groups:
                 await self._evaluate_groups(connection, touched, careful)
@@ -177,9 +221,11 @@ class Writer:
             raise
         return outcomes, stored, time.perf_counter() - started
 
-    async def _refresh_types(self, connection: Any) -> None:
+    async def _refresh_types(self, connection: Any, version: int) -> None:
+        """Read the types and groups again, as of catalog ``version`` (read before them)."""
         self._types = {t.key: t for t in await sql.select_types(connection)}
         self._groups, problems = await group_sql.readable_groups(connection)
+        self._version = version
         for problem in problems:  # its members stay as they were until it is fixed
             self._stats.group_failures += 1
             log.error("%s; it is not evaluated until it is saved again", problem)
@@ -205,9 +251,7 @@ class Writer:
         asking = {p.job.contact for p in pending if p.job.consent}
         checked = await sql.check(connection, {p.job.contact for p in pending}, asking)
         if checked.version != self._version:  # a type or group changed (in any process)
-            if self._version != _REFRESHED:
-                await self._refresh_types(connection)
-            self._version = checked.version
+            await self._refresh_types(connection, checked.version)
         accepted: list[Pending] = []
         for prepared in pending:
             job = prepared.job

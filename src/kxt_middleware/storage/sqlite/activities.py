@@ -70,90 +70,74 @@ def update_type(connection: sqlite3.Connection, updated: ActivityType) -> None:
 # -- writing activities -----------------------------------------------------------------------
 
 
-def erased_among(connection: sqlite3.Connection, guids: set[str]) -> set[str]:
-    """The GUIDs among ``guids`` that were erased."""
-    return {
-        row[0]
-        for row in connection.execute(
-            "SELECT guid FROM erased_contacts WHERE guid IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(guids)),),
-        )
-    }
+def erased_and_agreed(
+    connection: sqlite3.Connection, guids: set[str], asking: set[str]
+) -> tuple[set[str], set[tuple[str, str]]]:
+    """The GUIDs among ``guids`` that were erased, and (GUID, lower-case consent) of every
+    agreement of the contacts among ``asking``: one statement, one row (each row a statement
+    returns is a step that lets go of the GIL, and taking it back can wait for the event loop)."""
+    erased, agreed = connection.execute(
+        "SELECT (SELECT json_group_array(guid) FROM erased_contacts "
+        "        WHERE guid IN (SELECT value FROM json_each(?1))), "
+        "       (SELECT json_group_array(json_array(c.guid, lower(a.consent))) "
+        "        FROM consent_agreements a JOIN contacts c ON c.id = a.contact_id "
+        "        WHERE a.agreed AND c.guid IN (SELECT value FROM json_each(?2)))",
+        (json.dumps(list(guids)), json.dumps(list(asking))),
+    ).fetchone()
+    return set(json.loads(erased)), {(guid, consent) for guid, consent in json.loads(agreed)}
 
 
-def agreed_among(connection: sqlite3.Connection, guids: set[str]) -> set[tuple[str, str]]:
-    """(GUID, lower-case consent) of every agreement of the contacts with these GUIDs."""
-    rows = connection.execute(
-        "SELECT c.guid, lower(a.consent) FROM consent_agreements a "
-        "JOIN contacts c ON c.id = a.contact_id "
-        "WHERE a.agreed AND c.guid IN (SELECT value FROM json_each(?))",
-        (json.dumps(list(guids)),),
-    )
-    return {(guid, consent) for guid, consent in rows}
-
-
-# Rows go in statements of 64, 16, 4 and 1 rows: few distinct statements (each compiled once
-# and cached), and the writer thread takes the GIL back once per statement, not once per row.
-_CHUNKS = (64, 16, 4, 1)
+# The rows of a commit go in as few statements as possible: each runs in SQLite with the GIL
+# released, and the writer thread may then wait for the event loop to give the GIL back, so one
+# statement of 700 rows costs far less than eleven of 64. Row counts are rounded up to a power
+# of two (the padding rows are NULL and skipped), so only a few statements are ever compiled.
 _ACTIVITY_COLUMNS = 10  # the row tuples the writer prepares: uid, contact GUID, type, ...
+_SMALLEST = 16
+_LARGEST = 2048  # 20,480 parameters: under SQLite's limit of 32,766
 
 
-@functools.lru_cache(maxsize=len(_CHUNKS) * 2)
-def _insert_sql(table: str, rows: int) -> str:
-    if table == "contacts":
-        values = ", ".join(["(?, ?)"] * rows)
-        return f"INSERT INTO contacts (guid, created) VALUES {values} ON CONFLICT (guid) DO NOTHING"
+@functools.lru_cache(maxsize=16)
+def _insert_sql(rows: int) -> str:
     values = ", ".join(["(" + ", ".join(["?"] * _ACTIVITY_COLUMNS) + ")"] * rows)
+    # The contact's row id is looked up by its GUID in SQLite, not in Python.
     return (
         "INSERT INTO activities (uid, contact_id, type, title, value, url, referrer, created, "
-        f"source, site) VALUES {values} ON CONFLICT (uid) DO NOTHING"
+        "source, site) SELECT column1, (SELECT id FROM contacts WHERE guid = column2), column3, "
+        "column4, column5, column6, column7, column8, column9, column10 "
+        f"FROM (VALUES {values}) WHERE column1 IS NOT NULL ON CONFLICT (uid) DO NOTHING"
     )
 
 
-def _insert_many(
-    connection: sqlite3.Connection,
-    table: str,
-    rows: Sequence[tuple[Any, ...]],
-    contact_ids: dict[str, int] | None = None,
-) -> None:
-    """Insert ``rows``; with ``contact_ids``, each row's contact GUID (its second value) is
-    replaced by the contact's row id, for the whole statement at once."""
-    start = 0
-    for size in _CHUNKS:
-        whole = start + (len(rows) - start) // size * size
-        if whole > start:
-            statements = []
-            for at in range(start, whole, size):
-                values = list(itertools.chain.from_iterable(rows[at : at + size]))
-                if contact_ids is not None:
-                    values[1::_ACTIVITY_COLUMNS] = [
-                        contact_ids[guid] for guid in values[1::_ACTIVITY_COLUMNS]
-                    ]
-                statements.append(values)
-            connection.executemany(_insert_sql(table, size), statements)
-            start = whole
+def _statement_rows(count: int) -> int:
+    size = _SMALLEST
+    while size < count and size < _LARGEST:
+        size *= 2
+    return size
 
 
 def insert_rows(connection: sqlite3.Connection, callers: Sequence[Pending]) -> int:
-    """Insert the callers' contacts and activities, one statement each; return new rows.
+    """Insert the callers' contacts and activities; return how many activities were new.
 
-    The contacts' row ids are read once for the batch, not looked up once per activity. A
-    retried request carries the same activity id: it is stored once and reported logged.
+    A retried request carries the same activity id: it is stored once and reported logged.
     """
     contacts: dict[str, str] = {}
     rows: list[tuple[Any, ...]] = []
     for caller in callers:
         contacts.setdefault(caller.job.contact, caller.rows[0][7])
         rows += caller.rows
-    _insert_many(connection, "contacts", list(contacts.items()))
-    contact_ids: dict[str, int] = dict(
-        connection.execute(
-            "SELECT guid, id FROM contacts WHERE guid IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(contacts)),),
-        ).fetchall()
+    connection.execute(
+        "INSERT INTO contacts (guid, created) SELECT json_extract(value, '$[0]'), "
+        "json_extract(value, '$[1]') "
+        "FROM json_each(?) WHERE true ON CONFLICT (guid) DO NOTHING",
+        (json.dumps(list(contacts.items())),),
     )
     before = connection.total_changes
-    _insert_many(connection, "activities", rows, contact_ids)
+    for start in range(0, len(rows), _LARGEST):
+        chunk = rows[start : start + _LARGEST]
+        size = _statement_rows(len(chunk))
+        values = list(itertools.chain.from_iterable(chunk))
+        values += itertools.repeat(None, (size - len(chunk)) * _ACTIVITY_COLUMNS)
+        connection.execute(_insert_sql(size), values)
     return connection.total_changes - before
 
 

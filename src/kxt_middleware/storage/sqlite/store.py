@@ -26,7 +26,7 @@ from ...activities import (
 )
 from ...activity_types import BUILT_IN_TYPES, ActivityType
 from ...exports import ExportChunk, ExportFormat
-from ..lifecycle import WriterLifeCycle
+from ..lifecycle import WriterLifeCycle, guid_text
 from ..protocol import Store, Synchronous
 from ..records import PageCount, WriterStats
 from ..writing import ActivitiesJob
@@ -203,7 +203,7 @@ class SQLiteStore(CatalogMethods, WriterLifeCycle, Store):
         *,
         consent: str | None = None,
     ) -> list[LogResult]:
-        guid, created = str(contact), self.clock()
+        guid, created = guid_text(contact), self.clock()
         results: list[LogResult] = await self._submit(
             lambda future: ActivitiesJob(future, guid, activities, created, consent)
         )

@@ -223,9 +223,11 @@ class Writer:
         """
         if not pending:
             return 0
-        erased = sql.erased_among(connection, {p.job.contact for p in pending})
-        asking = {p.job.contact for p in pending if p.job.consent}
-        agreed = sql.agreed_among(connection, asking) if asking else set()
+        erased, agreed = sql.erased_and_agreed(
+            connection,
+            {p.job.contact for p in pending},
+            {p.job.contact for p in pending if p.job.consent},
+        )
         accepted: list[Pending] = []
         for prepared in pending:
             job = prepared.job
