@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import os
 import sys
@@ -17,7 +18,7 @@ from .activities import EXPORT_FIELDS, ActivityFilter
 from .activity_types import ActivityType
 from .cli_channels import UsageError, add_commands
 from .cli_maintenance import add_maintenance_commands
-from .cli_output import Export, interrupted, progress_bar
+from .cli_output import byte_writer, export_processes, interrupted, progress_bar
 from .cli_users import PasswordReader, add_user_commands, read_password, run_users_create
 from .errors import KxtError, StoreError
 from .storage import Store, check_database, open_store
@@ -173,15 +174,17 @@ async def _activities(store: Store, args: argparse.Namespace, out: TextIO) -> No
             f"there is no activity type {args.type!r}; list them with `kxt types list`"
         )
     filters = ActivityFilter(type=args.type, contact=args.contact, start=args.since, end=args.until)
-    export = Export(out, args.format)
     total = await store.count_activities(filters)
+    write = byte_writer(out)
     written = 0
+    chunks = store.export_activities(filters, args.format, processes=export_processes())
     with progress_bar("exporting", total, " activities", quiet=args.quiet) as bar:
         try:
-            async for page in store.activity_records(filters):
-                export.write(page)
-                written += len(page)
-                bar.update(len(page))
+            async with contextlib.aclosing(chunks):
+                async for data, count in chunks:
+                    write(data)
+                    written += count
+                    bar.update(count)
         except asyncio.CancelledError:
             interrupted(f"wrote {written:,} of {total:,} activities (oldest first)")
             raise

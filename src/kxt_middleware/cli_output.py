@@ -2,51 +2,36 @@
 
 from __future__ import annotations
 
-import csv
-import json.encoder
+import codecs
+import os
+import signal
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from .activities import EXPORT_FIELDS, ActivityRecord
-
-# json.dumps(record, ensure_ascii=False) of Activity.to_json(), written out: the same bytes,
-# with each string escaped by the json module's own C escaper.
-_escape: Any = json.encoder.encode_basestring
-_JSONL = "{" + ", ".join(f'"{name}": %s' for name in EXPORT_FIELDS) + "}\n"
+MAX_EXPORT_PROCESSES = 4  # beyond this, writing the output is what takes the time
 
 
-def jsonl_lines(records: Iterable[ActivityRecord]) -> str:
-    """One JSON object per record and line, as ``json.dumps(activity.to_json())`` writes it."""
-    escape = _escape
-    return "".join(
-        _JSONL
-        % (
-            escape(r[0]), escape(r[1]), escape(r[2]), escape(r[3]), escape(r[4]),
-            escape(r[5]), escape(r[6]), escape(r[7]),
-            "null" if r[8] is None else escape(r[8]), escape(r[9]),
-        )
-        for r in records
-    )  # fmt: skip
+def export_processes() -> int:
+    """How many processes an export may format in: the CPUs this process may run on (one
+    where Ctrl+C cannot be held back from them while they start: no POSIX signal masks)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cpus or 1, MAX_EXPORT_PROCESSES))
 
 
-class Export:
-    """Writes pages of records to ``out`` as jsonl or csv (a header row first)."""
-
-    def __init__(self, out: TextIO, format: str) -> None:
-        self._out = out
-        self._csv = csv.writer(out, lineterminator="\n") if format == "csv" else None
-        if self._csv is not None:
-            self._csv.writerow(EXPORT_FIELDS)
-
-    def write(self, records: list[ActivityRecord]) -> None:
-        """Write one page of records."""
-        if self._csv is not None:
-            self._csv.writerows(records)
-        else:
-            self._out.write(jsonl_lines(records))
+def byte_writer(out: TextIO) -> Callable[[bytes], Any]:
+    """Writes UTF-8 bytes to ``out``: straight to its binary buffer when it has one that takes
+    UTF-8 (stdout), otherwise decoded, as text."""
+    buffer = getattr(out, "buffer", None)
+    encoding = getattr(out, "encoding", None) or "ascii"
+    if buffer is not None and codecs.lookup(encoding).name == "utf-8":
+        out.flush()  # what was written as text comes first
+        return buffer.write  # type: ignore[no-any-return]
+    return lambda data: out.write(data.decode("utf-8"))
 
 
 def progress_bar(description: str, total: int | None, unit: str, *, quiet: bool) -> tqdm[Any]:

@@ -4,6 +4,7 @@ the export iterator) and purging old ones."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import date, timedelta
 
@@ -11,6 +12,7 @@ import pytest
 
 from kxt_middleware import Activity, ActivitySource, CustomActivityData, Store
 from kxt_middleware.activities import EVERY_ACTIVITY, EXPORT_FIELDS, ActivityFilter, NewActivity
+from kxt_middleware.exports import export_bytes, export_header
 from kxt_middleware.storage import PageCount
 
 from ..helpers import CTA, START, Clock, MakeStore, log
@@ -221,6 +223,23 @@ async def test_counts_and_export_records(make_store: MakeStore) -> None:
         ctas = ActivityFilter(type="custom_cta")
         exact = [page async for page in store.activity_records(ctas, page_size=5)]
         assert [[record[4] for record in page] for page in exact] == [["0", "5", "10", "15", "20"]]
+
+
+async def test_export_is_its_records_as_json_lines_or_csv(make_store: MakeStore) -> None:
+    clock, first, second = Clock(), uuid.uuid4(), uuid.uuid4()
+    async with make_store(activity_types=[CTA], clock=clock) as store:
+        await fill(store, first, second, clock)
+        ctas = ActivityFilter(type="custom_cta")
+        for filters in (EVERY_ACTIVITY, ctas):
+            records = [r async for page in store.activity_records(filters) for r in page]
+            for format in ("jsonl", "csv"):
+                # processes=2: a backend may format in processes, never differently
+                chunks = [c async for c in store.export_activities(filters, format, processes=2)]
+                assert sum(c.activities for c in chunks) == len(records)
+                expected = export_header(format) + export_bytes(records, format)
+                assert b"".join(c.data for c in chunks) == expected
+        lines = [json.loads(c.data) async for c in store.export_activities(ctas, page_size=1)]
+        assert [line["value"] for line in lines] == ["0", "5", "10", "15", "20"]
 
 
 async def test_daily_counts_per_type_and_day(make_store: MakeStore) -> None:

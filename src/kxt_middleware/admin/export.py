@@ -3,7 +3,7 @@ writes them, streamed one page of records at a time (never the whole log in memo
 
 from __future__ import annotations
 
-import io
+import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.exceptions import HTTPException
@@ -12,7 +12,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ..activities import ActivityFilter
-from ..cli_output import Export
+from ..exports import EXPORT_FORMATS
 from ..storage import Store
 from .auth import signed_in
 from .pages import admin_state
@@ -23,22 +23,12 @@ PAGE_SIZE = 1_000  # records read and sent at a time
 
 async def export_chunks(store: Store, filters: ActivityFilter, format: str) -> AsyncIterator[bytes]:
     """The export of the matching activities, oldest first: the CSV header, then one chunk of
-    bytes per page of records."""
-    buffer = io.StringIO()
-    export = Export(buffer, format)
-
-    def drained() -> bytes:
-        chunk = buffer.getvalue().encode("utf-8")
-        buffer.seek(0)
-        buffer.truncate()
-        return chunk
-
-    header = drained()
-    if header:
-        yield header
-    async for page in store.activity_records(filters, page_size=PAGE_SIZE):
-        export.write(page)
-        yield drained()
+    bytes per page of records (formatted here, in the server's process)."""
+    assert format in EXPORT_FORMATS, format
+    chunks = store.export_activities(filters, format, page_size=PAGE_SIZE)
+    async with contextlib.aclosing(chunks):
+        async for chunk in chunks:
+            yield chunk.data
 
 
 @signed_in

@@ -7,8 +7,9 @@ contract suite in ``tests/storage`` runs the same tests against each.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -21,6 +22,7 @@ from ..activities import (
     LogResult,
     NewActivity,
 )
+from ..exports import ExportChunk, ExportFormat, export_bytes, export_header
 from .catalog import Catalog
 from .records import PageCount, WriterStats
 
@@ -188,6 +190,38 @@ class Store(Catalog):
             if len(page) < page_size:
                 return
             after = page[-1].row
+
+    async def export_activities(
+        self,
+        filters: ActivityFilter = EVERY_ACTIVITY,
+        format: ExportFormat = "jsonl",
+        *,
+        processes: int = 1,
+        page_size: int = 5_000,
+    ) -> AsyncGenerator[ExportChunk, None]:
+        """The export of the matching activities, oldest first, as ``format`` (a CSV header
+        first), in chunks of bytes. ``processes`` > 1 lets a backend format a large export in
+        that many processes (SQLite does); here, one page of records is one chunk."""
+        chunks = (
+            await self.export_in_processes(filters, format, processes) if processes > 1 else None
+        )
+        if chunks is not None:
+            async with contextlib.aclosing(chunks):
+                async for chunk in chunks:
+                    yield chunk
+            return
+        header = export_header(format)
+        if header:
+            yield ExportChunk(header, 0)
+        async for page in self.activity_records(filters, page_size=page_size):
+            yield ExportChunk(export_bytes(page, format), len(page))
+
+    async def export_in_processes(
+        self, filters: ActivityFilter, format: ExportFormat, processes: int
+    ) -> AsyncGenerator[ExportChunk, None] | None:
+        """The chunks of export_activities() formatted in ``processes`` worker processes, or
+        None to format them here: a backend that can (SQLite, for a large export) says so."""
+        return None
 
     async def daily_counts(
         self, filters: ActivityFilter, start: date, end: date

@@ -28,12 +28,16 @@ def _start_of(day: date) -> str:
     return f"{day.isoformat()}T00:00:00.000000Z"
 
 
-def filter_sql(filters: ActivityFilter, *, in_row_order: bool = False) -> tuple[str, list[Any]]:
+def filter_sql(
+    filters: ActivityFilter, *, in_row_order: bool = False, in_id_range: bool = False
+) -> tuple[str, list[Any]]:
     """SQL conditions on ``activities a`` for ``filters`` (joined by AND), and their parameters.
 
     ``in_row_order``: for reading in row order (a page), a date range from and to (without a
     type or contact, whose indexes are in row order already) also bounds the row numbers, so
     SQLite walks the rows in order instead of reading and sorting the whole range.
+    ``in_id_range``: the caller bounds the row numbers itself (a chunk of an export), so the
+    dates are only checked on the rows of that range, never looked up in their index.
     """
     where: list[str] = []
     params: list[Any] = []
@@ -59,7 +63,9 @@ def filter_sql(filters: ActivityFilter, *, in_row_order: bool = False) -> tuple[
     if filters.end and filters.end < date.max:  # nothing is logged after the calendar ends
         dates.append("created < ?")
         bounds.append(_start_of(filters.end + timedelta(days=1)))
-    if len(dates) == 2 and in_row_order and not (filters.type or filters.contact):
+    if in_id_range:  # "+" keeps SQLite from reading the whole date range for every chunk
+        where += [f"+a.{condition}" for condition in dates]
+    elif len(dates) == 2 and in_row_order and not (filters.type or filters.contact):
         # The first and last row in the range (from the created index, exact even if a clock
         # went back); "+" keeps SQLite from using that index to read the range.
         in_range = " AND ".join(dates)
@@ -130,9 +136,8 @@ def count_activities(
     )
 
 
-_RECORD_COLUMNS = (
-    "a.uid, c.guid, a.type, a.title, a.value, a.url, a.referrer, a.source, a.site, a.created, a.id"
-)
+_EXPORT_COLUMNS = "a.uid, c.guid, a.type, a.title, a.value, a.url, a.referrer, a.source, a.site"
+_RECORD_COLUMNS = f"{_EXPORT_COLUMNS}, a.created, a.id"
 
 
 def activity_records(
@@ -150,6 +155,53 @@ def activity_records(
         [*params, after, limit],
     ).fetchall()
     return [row[:10] for row in rows], rows[-1][10] if rows else after
+
+
+def export_plan(connection: sqlite3.Connection, filters: ActivityFilter) -> tuple[int, int, int]:
+    """How many activities match ``filters``, and the first and last of their row numbers."""
+    where, params = filter_sql(filters)
+
+    def one(what: str) -> int:  # alone in its query, min and max of a row number use an index
+        value = connection.execute(f"SELECT {what} FROM activities a WHERE {where}", params)
+        return int(value.fetchone()[0] or 0)
+
+    return one("count(*)"), one("min(a.id)"), one("max(a.id)")
+
+
+def _in_range(filters: ActivityFilter, after: int, upto: int) -> tuple[str, list[Any]]:
+    """FROM and WHERE of the matching activities with row numbers after ``after`` up to
+    ``upto``, in row order; and their parameters."""
+    where, params = filter_sql(filters, in_id_range=True)
+    return (
+        "FROM activities a JOIN contacts c ON c.id = a.contact_id "
+        f"WHERE {where} AND a.id > ? AND a.id <= ? ORDER BY a.id",
+        [*params, after, upto],
+    )
+
+
+def records_in_range(
+    connection: sqlite3.Connection,
+    filters: ActivityFilter,
+    after: int,
+    upto: int,
+    limit: int,
+    *,
+    site_or_empty: bool = False,
+) -> tuple[list[ActivityRecord], int | None]:
+    """Up to ``limit`` export records with row numbers after ``after`` up to ``upto``, oldest
+    first (with ``site_or_empty``, "" for a missing site, as CSV writes it); and, when that
+    range may hold more of them, the row number of the last one read."""
+    rows_of, params = _in_range(filters, after, upto)
+    columns = _EXPORT_COLUMNS.replace("a.site", "ifnull(a.site, '')" if site_or_empty else "a.site")
+    records = connection.execute(
+        f"SELECT {columns}, a.created {rows_of} LIMIT ?", [*params, limit]
+    ).fetchall()
+    if len(records) < limit:
+        return records, None
+    (last,) = connection.execute(
+        f"SELECT a.id {rows_of} LIMIT 1 OFFSET ?", [*params, limit - 1]
+    ).fetchone()
+    return records, int(last)
 
 
 def daily_counts(

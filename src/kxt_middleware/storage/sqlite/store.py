@@ -9,7 +9,7 @@ import logging
 import os
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, TypeVar
 
@@ -25,12 +25,14 @@ from ...activities import (
     utc_now,
 )
 from ...activity_types import BUILT_IN_TYPES, ActivityType
+from ...exports import ExportChunk, ExportFormat
 from ..lifecycle import WriterLifeCycle, guid_text
 from ..protocol import Store, Synchronous
 from ..records import PageCount, WriterStats
 from ..writing import ActivitiesJob
 from . import activities as sql
 from . import activity_log as log_sql
+from . import export
 from . import groups as group_sql
 from .connection import ConnectionThread, connect, database_error, database_path
 from .schema import migrate, schema_version
@@ -252,6 +254,21 @@ class SQLiteStore(CatalogMethods, WriterLifeCycle, Store):
                     return
         finally:
             reading.cancel()
+
+    async def export_in_processes(
+        self, filters: ActivityFilter, format: ExportFormat, processes: int
+    ) -> AsyncGenerator[ExportChunk, None] | None:
+        plan = await self._read(lambda c: export.plan_export(c, filters))
+        if plan.activities < export.PARALLEL_FROM:
+            return None
+        return export.export_in_processes(
+            self.database,
+            filters,
+            format,
+            plan,
+            processes=processes,
+            busy_timeout_ms=self._busy_timeout_ms,
+        )
 
     async def count_contacts(self) -> int:
         return int(await self._read(lambda c: sql.one(c, "SELECT count(*) FROM contacts")))
