@@ -160,8 +160,9 @@ def new_activity_ids(count: int) -> list[str]:
     size = 10 * count
     if len(_RANDOM) < size:
         _RANDOM.extend(os.urandom(max(size, 10 * 256)))
-    text = _RANDOM[-size:].hex()
-    del _RANDOM[-size:]
+    start = len(_RANDOM) - size  # not -size: for no ids that would take the whole buffer
+    text = _RANDOM[start:].hex()
+    del _RANDOM[start:]
     stamp = (time.time_ns() // 1_000_000).to_bytes(6, "big").hex()
     head = f"{stamp[:8]}-{stamp[8:]}-7"
     # Each id's 20 random hex digits r: 7 r[1:4] - variant(r[4]) r[5:8] - r[8:20] (r[0] unused).

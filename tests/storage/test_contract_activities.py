@@ -11,7 +11,14 @@ from datetime import date, timedelta
 import pytest
 
 from kxt_middleware import Activity, ActivitySource, CustomActivityData, Store
-from kxt_middleware.activities import EVERY_ACTIVITY, EXPORT_FIELDS, ActivityFilter, NewActivity
+from kxt_middleware.activities import (
+    EVERY_ACTIVITY,
+    EXPORT_FIELDS,
+    ActivityBatch,
+    ActivityFilter,
+    LogStatus,
+    NewActivity,
+)
 from kxt_middleware.exports import export_bytes, export_header
 from kxt_middleware.storage import PageCount
 
@@ -73,6 +80,37 @@ async def test_an_activity_id_is_stored_once(make_store: MakeStore) -> None:
         assert {result.activity_id for results in answers for result in results} == {activity.id}
         assert [(a.id, a.contact) for a in await store.activities()] == [(activity.id, first)]
         assert await store.count_activities() == 1
+
+
+async def test_a_batch_of_activities_is_stored_as_its_items_would_be(
+    make_store: MakeStore,
+) -> None:
+    """An ActivityBatch (the headless API's columns) stores what its NewActivity items hold,
+    over more rows than one SQLite statement takes, and refuses by type like any activity."""
+    contact, count = uuid.uuid4(), 2_100
+    async with make_store(activity_types=[CTA]) as store:
+        batch = ActivityBatch(
+            ["Custom_CTA"] * count,  # another case: stored in the type's own spelling
+            [f"t{n}" for n in range(count)],
+            [f"v{n}" for n in range(count)],
+            ["https://x.example/"] * count,
+            [""] * count,
+            source=ActivitySource.HEADLESS,
+            site="app",
+        )
+        results = await store.insert_activities(contact, batch)
+        assert [r.activity_id for r in results if r.logged] == batch.ids
+        stored = await store.activities(limit=count, newest_first=False)
+        assert [(a.id, a.type, a.title, a.value, a.site) for a in stored] == [
+            (n.id, "custom_cta", n.title, n.value, "app") for n in batch
+        ]
+        mixed = ActivityBatch(
+            ["custom_cta", "custom_none"], ["", ""], ["", ""], ["", ""], ["", ""],
+            source=ActivitySource.HEADLESS, site=None,
+        )  # fmt: skip
+        statuses = [r.status for r in await store.insert_activities(contact, mixed)]
+        assert statuses == [LogStatus.LOGGED, LogStatus.TYPE_UNKNOWN]
+        assert await store.count_activities() == count + 1
 
 
 async def test_text_that_cannot_be_stored_is_refused_when_the_activity_is_built() -> None:
