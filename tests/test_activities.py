@@ -9,10 +9,10 @@ from kxt_middleware import CustomActivityData, LogResult, LogStatus
 from kxt_middleware.activities import (
     NewActivity,
     format_time,
-    new_activity_id,
     parse_time,
     utc_now,
 )
+from kxt_middleware.activity_ids import new_activity_id
 
 
 def test_title_and_value_up_to_250() -> None:

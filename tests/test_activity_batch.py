@@ -13,13 +13,9 @@ from hypothesis import strategies as st
 from starlette.responses import JSONResponse
 
 from kxt_middleware import ActivitySource
-from kxt_middleware.activities import (
-    TITLE_MAX,
-    ActivityBatch,
-    NewActivity,
-    new_activity_id,
-    new_activity_ids,
-)
+from kxt_middleware.activities import TITLE_MAX, NewActivity
+from kxt_middleware.activity_batch import ActivityBatch
+from kxt_middleware.activity_ids import new_activity_id, new_activity_ids
 from kxt_middleware.headless import _all_logged
 from kxt_middleware.intake import read_activities, read_batch
 from kxt_middleware.storage import open_store

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
-import os
-import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from enum import Enum
-from typing import Any, overload
+from typing import Any
 from urllib.parse import urlencode
 
+from .activity_ids import new_activity_id
 from .activity_types import check_text, validate_code_name
 
 TITLE_MAX = 250
@@ -129,123 +127,6 @@ class NewActivity:
             raise ValueError(f"activity id {self.id!r} is not a UUID") from None
         if str(parsed) != self.id:
             self.id = str(parsed)
-
-
-def new_activity_id() -> str:
-    """A new activity id: a UUIDv7 (RFC 9562), so ids made later sort later.
-
-    Time-ordered ids land at the end of the id index instead of at random places in it, which
-    keeps inserts into a large table cheap. The 74 random bits come from os.urandom, read in
-    blocks (and thrown away in a forked child, so two processes never share them).
-    """
-    if len(_RANDOM) < 10:
-        _RANDOM.extend(os.urandom(10 * 256))
-    # 48 bits of Unix milliseconds, then 80 random bits; the version nibble (7) and the
-    # variant's two bits (10) replace six of them, which leaves 74 random bits.
-    text = ((time.time_ns() // 1_000_000).to_bytes(6, "big") + _RANDOM[-10:]).hex()
-    del _RANDOM[-10:]
-    variant = _VARIANT[int(text[16], 16) & 3]
-    return f"{text[:8]}-{text[8:12]}-7{text[13:16]}-{variant}{text[17:20]}-{text[20:]}"
-
-
-_VARIANT = "89ab"  # the hex digits whose top two bits are 10
-_RANDOM = bytearray()
-os.register_at_fork(after_in_child=_RANDOM.clear)
-# A random hex digit's two low bits, as the variant's hex digit (for many ids at once).
-_VARIANT_OF = str.maketrans({digit: _VARIANT[int(digit, 16) & 3] for digit in "0123456789abcdef"})
-
-
-def new_activity_ids(count: int) -> list[str]:
-    """``count`` new activity ids made as :func:`new_activity_id` makes one (same millisecond)."""
-    size = 10 * count
-    if len(_RANDOM) < size:
-        _RANDOM.extend(os.urandom(max(size, 10 * 256)))
-    start = len(_RANDOM) - size  # not -size: for no ids that would take the whole buffer
-    text = _RANDOM[start:].hex()
-    del _RANDOM[start:]
-    stamp = (time.time_ns() // 1_000_000).to_bytes(6, "big").hex()
-    head = f"{stamp[:8]}-{stamp[8:]}-7"
-    # Each id's 20 random hex digits r: 7 r[1:4] - variant(r[4]) r[5:8] - r[8:20] (r[0] unused).
-    variants = text[4::20].translate(_VARIANT_OF)
-    return [
-        f"{head}{text[at + 1 : at + 4]}-{variant}{text[at + 5 : at + 8]}-{text[at + 8 : at + 20]}"
-        for at, variant in zip(range(0, 20 * count, 20), variants, strict=True)
-    ]
-
-
-_TEXT_LIMITS = (("title", TITLE_MAX), ("value", VALUE_MAX), ("url", URL_MAX), ("referrer", URL_MAX))
-
-
-class ActivityBatch(Sequence[NewActivity]):
-    """Many activities of one source and site, checked together and kept as columns.
-
-    It reads as NewActivity items, and holds the same values NewActivity would, but a hundred
-    activities cost a few calls instead of a hundred checked objects. Construction raises
-    ValueError or TypeError when any activity would not pass NewActivity's checks; the caller
-    then builds them one by one to learn which and why (this class accepts nothing they refuse).
-    """
-
-    __slots__ = ("ids", "types", "titles", "values", "urls", "referrers", "source", "site")
-
-    def __init__(
-        self,
-        types: list[str],
-        titles: list[str],
-        values: list[str],
-        urls: list[str],
-        referrers: list[str],
-        *,
-        source: ActivitySource,
-        site: str | None,
-    ) -> None:
-        columns = (titles, values, urls, referrers)
-        if not all(len(column) == len(types) for column in columns):
-            raise ValueError("every column needs one value per activity")
-        for code in set(types):
-            validate_code_name(code)
-        for (name, maximum), column in zip(_TEXT_LIMITS, columns, strict=True):
-            if column and not set(map(type, column)) <= {str}:
-                raise TypeError(f"{name} must be a str")
-            if column and max(map(len, column)) > maximum:
-                raise ValueError(f"{name} is over {maximum} characters")
-        # NUL and lone surrogates, in all the text at once (check_text names the activity).
-        text = "".join(itertools.chain(titles, values, urls, referrers))
-        if "\x00" in text:
-            raise ValueError("a text holds a NUL character")
-        if not text.isascii():
-            text.encode("utf-8")  # UnicodeEncodeError is a ValueError
-        if site is not None:
-            check_text("site", site, SITE_MAX)
-        self.ids = new_activity_ids(len(types))
-        self.types, self.titles, self.values = types, titles, values
-        self.urls, self.referrers = urls, referrers
-        self.source, self.site = source, site
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    @overload
-    def __getitem__(self, index: int) -> NewActivity: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[NewActivity]: ...
-
-    def __getitem__(self, index: int | slice) -> NewActivity | list[NewActivity]:
-        if isinstance(index, slice):
-            return [self[at] for at in range(*index.indices(len(self)))]
-        activity = object.__new__(NewActivity)  # checked already: skip __post_init__
-        activity.type, activity.title, activity.value = (
-            self.types[index],
-            self.titles[index],
-            self.values[index],
-        )
-        activity.url, activity.referrer, activity.id = (
-            self.urls[index],
-            self.referrers[index],
-            self.ids[index],
-        )
-        activity.source, activity.site = self.source, self.site
-        return activity
 
 
 # The fields of an exported activity, in the order of Activity.to_json() and of the CLI's CSV.

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from itertools import compress, repeat
 from typing import Any
 
-from .activities import ActivityBatch, ActivitySource, NewActivity
+from .activities import ActivitySource, NewActivity
+from .activity_batch import ActivityBatch
 from .activity_types import BUILT_IN_TYPES
 from .tracking import ActivityTracker
 from .web import RequestError, printable

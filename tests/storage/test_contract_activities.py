@@ -14,11 +14,11 @@ from kxt_middleware import Activity, ActivitySource, CustomActivityData, Store
 from kxt_middleware.activities import (
     EVERY_ACTIVITY,
     EXPORT_FIELDS,
-    ActivityBatch,
     ActivityFilter,
     LogStatus,
     NewActivity,
 )
+from kxt_middleware.activity_batch import ActivityBatch
 from kxt_middleware.exports import export_bytes, export_header
 from kxt_middleware.storage import PageCount
 

@@ -10,7 +10,8 @@ from datetime import datetime
 from itertools import repeat
 from typing import Any
 
-from ..activities import ActivityBatch, LogResult, LogStatus, NewActivity
+from ..activities import LogResult, LogStatus, NewActivity
+from ..activity_batch import ActivityBatch
 from ..activity_types import ActivityType
 
 
