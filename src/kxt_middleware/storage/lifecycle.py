@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..activities import LogResult, NewActivity
 from ..errors import StoreClosedError, StoreError, StoreOverloadedError
+from .writing import ActivitiesJob
 
 if TYPE_CHECKING:
     from ..activity_types import ActivityType
@@ -45,6 +48,7 @@ class WriterLifeCycle:
     _writer: QueueingWriter | None
     _loop: asyncio.AbstractEventLoop | None
     _closing: bool
+    clock: Callable[[], datetime]
 
     async def open(self) -> None:
         raise NotImplementedError
@@ -95,6 +99,20 @@ class WriterLifeCycle:
                 "loop its own store, or run the app with its lifespan (for tests: "
                 "`with TestClient(app) as client:`) so one loop owns it"
             )
+
+    async def insert_activities(
+        self,
+        contact: uuid.UUID,
+        activities: Sequence[NewActivity],
+        *,
+        consent: str | None = None,
+    ) -> list[LogResult]:
+        """Queue ``activities`` of ``contact`` for the writer; one result each, after the commit."""
+        guid, created = guid_text(contact), self.clock()
+        results: list[LogResult] = await self._submit(
+            lambda future: ActivitiesJob(future, guid, activities, created, consent)
+        )
+        return results
 
     async def _submit(self, job: Callable[[asyncio.Future[Any]], Any]) -> Any:
         """Queue the write ``job(future)`` builds and await its answer (after its commit)."""

@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,15 +16,12 @@ from ...activities import (
     ActivityFilter,
     ActivityRecord,
     ContactSummary,
-    LogResult,
-    NewActivity,
     utc_now,
 )
 from ...activity_types import BUILT_IN_TYPES, ActivityType
 from ..lifecycle import WriterLifeCycle
 from ..protocol import Store, Synchronous
 from ..records import PageCount, WriterStats
-from ..writing import ActivitiesJob
 from . import activities as sql
 from . import activity_log as log_sql
 from . import groups as group_sql
@@ -171,19 +168,6 @@ class PostgresStore(CatalogMethods, WriterLifeCycle, Store):
         return int(await self._read(schema_version))
 
     # -- activities and contacts --------------------------------------------------------------
-
-    async def insert_activities(
-        self,
-        contact: uuid.UUID,
-        activities: Sequence[NewActivity],
-        *,
-        consent: str | None = None,
-    ) -> list[LogResult]:
-        guid, created = str(contact), self.clock()
-        results: list[LogResult] = await self._submit(
-            lambda future: ActivitiesJob(future, guid, activities, created, consent)
-        )
-        return results
 
     async def select_activities(
         self,

@@ -9,7 +9,7 @@ import logging
 import os
 import sqlite3
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, TypeVar
 
@@ -19,17 +19,14 @@ from ...activities import (
     ActivityFilter,
     ActivityRecord,
     ContactSummary,
-    LogResult,
-    NewActivity,
     format_time,
     utc_now,
 )
 from ...activity_types import BUILT_IN_TYPES, ActivityType
 from ...exports import ExportChunk, ExportFormat
-from ..lifecycle import WriterLifeCycle, guid_text
+from ..lifecycle import WriterLifeCycle
 from ..protocol import Store, Synchronous
 from ..records import PageCount, WriterStats
-from ..writing import ActivitiesJob
 from . import activities as sql
 from . import activity_log as log_sql
 from . import export
@@ -195,19 +192,6 @@ class SQLiteStore(CatalogMethods, WriterLifeCycle, Store):
         return await self._read(schema_version)
 
     # -- activities and contacts --------------------------------------------------------------
-
-    async def insert_activities(
-        self,
-        contact: uuid.UUID,
-        activities: Sequence[NewActivity],
-        *,
-        consent: str | None = None,
-    ) -> list[LogResult]:
-        guid, created = guid_text(contact), self.clock()
-        results: list[LogResult] = await self._submit(
-            lambda future: ActivitiesJob(future, guid, activities, created, consent)
-        )
-        return results
 
     async def select_activities(
         self,
