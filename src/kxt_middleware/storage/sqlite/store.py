@@ -11,7 +11,7 @@ import sqlite3
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from datetime import date, datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...activities import (
     EVERY_ACTIVITY,
@@ -29,12 +29,13 @@ from ..protocol import Store, Synchronous
 from ..records import PageCount, WriterStats
 from . import activities as sql
 from . import activity_log as log_sql
-from . import export
+from . import edits, export
 from . import groups as group_sql
+from .commit import FunctionJob
 from .connection import ConnectionThread, connect, database_error, database_path
 from .schema import migrate, schema_version
 from .store_catalog import CatalogMethods
-from .writer import FunctionJob, Writer
+from .writer import Writer
 
 if TYPE_CHECKING:
     from ...groups import ContactGroup
@@ -174,9 +175,10 @@ class SQLiteStore(CatalogMethods, WriterLifeCycle, Store):
         if self._writer is not None:
             self._writer.adopt()
 
-    async def _write(self, function: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``function(connection)`` in the writer's next transaction, in a savepoint."""
-        result: T = await self._submit(lambda future: FunctionJob(future, function))
+    async def _write(self, function: Callable[..., T], *args: Any) -> T:
+        """Run ``function(connection, *args)`` in the writer's next transaction, in a savepoint
+        (a module-level function with picklable arguments: the writer may be another process)."""
+        result: T = await self._submit(lambda future: FunctionJob(future, function, args))
         return result
 
     async def _read(self, function: Callable[[sqlite3.Connection], T]) -> T:
@@ -267,12 +269,7 @@ class SQLiteStore(CatalogMethods, WriterLifeCycle, Store):
         return await self._read(lambda c: log_sql.top_pages(c, filters, limit))
 
     async def purge_activities_before(self, cutoff: datetime, limit: int) -> int:
-        def purge(connection: sqlite3.Connection) -> int:
-            count, contacts = sql.purge_batch(connection, format_time(cutoff), limit)
-            group_sql.evaluate_rows(connection, contacts, self.clock())
-            return count
-
-        return await self._write(purge)
+        return await self._write(edits.purge, cutoff, limit, self.clock())
 
     async def contact_exists(self, contact: uuid.UUID) -> bool:
         found = "SELECT 1 FROM contacts WHERE guid = ?"
@@ -284,7 +281,7 @@ class SQLiteStore(CatalogMethods, WriterLifeCycle, Store):
 
     async def delete_contact(self, contact: uuid.UUID) -> bool:
         guid, stamp = str(contact), self._now()
-        return await self._write(lambda c: sql.delete_contact(c, guid, stamp))
+        return await self._write(sql.delete_contact, guid, stamp)
 
     async def contact_page(
         self, *, before: int | None = None, limit: int = 50

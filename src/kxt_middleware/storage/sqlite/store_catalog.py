@@ -7,13 +7,12 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...activity_types import ActivityType, validate_code_name
-from ..catalog import edited_type
 from ..records import GroupMember
 from . import activities as sql
-from . import directory
+from . import directory, edits
 from . import groups as group_sql
 
 if TYPE_CHECKING:
@@ -34,7 +33,7 @@ class CatalogMethods:
 
         async def _read(self, function: Callable[[sqlite3.Connection], T]) -> T: ...
 
-        async def _write(self, function: Callable[[sqlite3.Connection], T]) -> T: ...
+        async def _write(self, function: Callable[..., T], *args: Any) -> T: ...
 
         def _now(self) -> str: ...
 
@@ -47,20 +46,11 @@ class CatalogMethods:
         return await self._read(lambda c: sql.select_type(c, code_name))
 
     async def add_activity_type(self, activity_type: ActivityType) -> None:
-        stamp = self._now()
-
-        def add(connection: sqlite3.Connection) -> None:
-            if not sql.insert_types(connection, [activity_type], stamp):
-                raise ValueError(
-                    f"an activity type with code name {activity_type.code_name!r} already "
-                    "exists; choose another code name or edit the existing type"
-                )
-
-        await self._write(add)
+        await self._write(edits.add_type, activity_type, self._now())
 
     async def ensure_activity_types(self, types: Iterable[ActivityType]) -> int:
         chosen, stamp = tuple(types), self._now()
-        return await self._write(lambda c: sql.insert_types(c, chosen, stamp))
+        return await self._write(sql.insert_types, chosen, stamp)
 
     async def update_activity_type(
         self,
@@ -71,20 +61,7 @@ class CatalogMethods:
         enabled: bool | None = None,
     ) -> ActivityType:
         validate_code_name(code_name)
-
-        def update(connection: sqlite3.Connection) -> ActivityType:
-            current = sql.select_type(connection, code_name)
-            updated = edited_type(
-                current,
-                code_name,
-                display_name=display_name,
-                description=description,
-                enabled=enabled,
-            )
-            sql.update_type(connection, updated)
-            return updated
-
-        return await self._write(update)
+        return await self._write(edits.update_type, code_name, display_name, description, enabled)
 
     # -- contact groups -----------------------------------------------------------------------
 
@@ -96,45 +73,20 @@ class CatalogMethods:
         return found[0][1] if found else None
 
     async def add_contact_group(self, group: ContactGroup) -> ContactGroup:
-        stamp = self._now()
-
-        def add(connection: sqlite3.Connection) -> ContactGroup:
-            checked = group_sql.canonical_types(connection, group)
-            if not group_sql.insert_group(connection, checked, stamp):
-                raise ValueError(
-                    f"a contact group with code name {group.code_name!r} already exists; "
-                    "choose another code name or edit the existing group"
-                )
-            return checked
-
-        return await self._write(add)
+        return await self._write(edits.add_group, group, self._now())
 
     async def update_contact_group(self, group: ContactGroup) -> ContactGroup:
-        stamp = self._now()
-
-        def update(connection: sqlite3.Connection) -> ContactGroup:
-            group_sql.one_group(connection, group.code_name)
-            checked = group_sql.canonical_types(connection, group)
-            group_sql.update_group(connection, checked, stamp)
-            return checked
-
-        return await self._write(update)
+        return await self._write(edits.update_group, group, self._now())
 
     async def delete_contact_group(self, code_name: str) -> None:
-        def delete(connection: sqlite3.Connection) -> None:
-            group_sql.one_group(connection, code_name)
-            connection.execute("DELETE FROM contact_groups WHERE code_name = ?", (code_name,))
-
-        await self._write(delete)
+        await self._write(edits.delete_group, code_name)
 
     # -- contact-group memberships -----------------------------------------------------------
 
     async def recalculate_contact_group_batch(
         self, code_name: str, after: int, limit: int
     ) -> tuple[int, int]:
-        return await self._write(
-            lambda c: group_sql.recalculate_batch(c, code_name, after, limit, self.clock())
-        )
+        return await self._write(group_sql.recalculate_batch, code_name, after, limit, self.clock())
 
     async def count_members(self, code_name: str) -> int:
         now = self._now()
@@ -158,7 +110,7 @@ class CatalogMethods:
 
     async def add_consent(self, consent: Consent) -> None:
         stamp = self._now()
-        await self._write(lambda c: directory.add_consent(c, consent, stamp))
+        await self._write(directory.add_consent, consent, stamp)
 
     async def consents(self) -> list[Consent]:
         return await self._read(directory.consents)
@@ -172,22 +124,20 @@ class CatalogMethods:
 
     async def set_agreement(self, contact: uuid.UUID, consent: str, agree: bool) -> None:
         guid, stamp = str(contact), self._now()
-        await self._write(lambda c: directory.set_agreement(c, guid, consent, agree, stamp))
+        await self._write(directory.set_agreement, guid, consent, agree, stamp)
 
     # -- channels and API keys ----------------------------------------------------------------
 
     async def add_api_key(self, channel_name: str, key_id: str, secret_hash: str) -> Channel:
         stamp = self._now()
-        return await self._write(
-            lambda c: directory.add_api_key(c, channel_name, key_id, secret_hash, stamp)
-        )
+        return await self._write(directory.add_api_key, channel_name, key_id, secret_hash, stamp)
 
     async def revoke_api_key(self, key_id: str) -> None:
         stamp = self._now()
-        await self._write(lambda c: directory.revoke_api_key(c, key_id, stamp))
+        await self._write(directory.revoke_api_key, key_id, stamp)
 
     async def restore_api_key(self, key_id: str) -> None:
-        await self._write(lambda c: directory.restore_api_key(c, key_id))
+        await self._write(directory.restore_api_key, key_id)
 
     async def api_keys(self) -> list[ApiKey]:
         return await self._read(directory.api_keys)
@@ -199,10 +149,10 @@ class CatalogMethods:
 
     async def add_site(self, site: Site) -> None:
         stamp = self._now()
-        await self._write(lambda c: directory.add_site(c, site, stamp))
+        await self._write(directory.add_site, site, stamp)
 
     async def set_site_enabled(self, code_name: str, enabled: bool) -> Site:
-        return await self._write(lambda c: directory.set_site_enabled(c, code_name, enabled))
+        return await self._write(directory.set_site_enabled, code_name, enabled)
 
     async def sites(self) -> list[Site]:
         return await self._read(directory.sites)
@@ -217,13 +167,13 @@ class CatalogMethods:
 
     async def add_operator(self, name: str, password_hash: str) -> Operator:
         stamp = self._now()
-        return await self._write(lambda c: directory.add_operator(c, name, password_hash, stamp))
+        return await self._write(directory.add_operator, name, password_hash, stamp)
 
     async def set_operator_password_hash(self, name: str, password_hash: str) -> None:
-        await self._write(lambda c: directory.set_operator_password_hash(c, name, password_hash))
+        await self._write(directory.set_operator_password_hash, name, password_hash)
 
     async def delete_operator(self, name: str) -> None:
-        await self._write(lambda c: directory.delete_operator(c, name))
+        await self._write(directory.delete_operator, name)
 
     async def operators(self) -> list[Operator]:
         return await self._read(directory.operators)
