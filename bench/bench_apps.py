@@ -123,6 +123,7 @@ async def build(request: Request) -> Response:
 STORE = open_store(
     os.environ.get("KXT_BENCH_DATABASE", "bench.sqlite3"),
     max_pending=int(os.environ.get("KXT_BENCH_MAX_PENDING", "10000")),
+    **({"writer": os.environ["KXT_BENCH_WRITER"]} if "KXT_BENCH_WRITER" in os.environ else {}),
 )
 
 

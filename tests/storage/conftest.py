@@ -19,8 +19,9 @@ from ..helpers import MakeStore
 from .postgres_server import URL_VARIABLE, Databases, throwaway_server
 
 # Each backend the suite runs against. A backend's entry gives the database URL (or path) of a
-# fresh, empty database for one test.
-BACKENDS = ["sqlite", "postgresql"]
+# fresh, empty database for one test. SQLite runs twice: with its default writer (a process of
+# its own) and with the writer thread (writer="thread").
+BACKENDS = ["sqlite", "sqlite-thread", "postgresql"]
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +59,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """A fresh, empty database of the backend under test."""
-    if backend == "sqlite":
+    if backend.startswith("sqlite"):
         return str(tmp_path / "kxt.sqlite3")
     if backend == "postgresql":
         return str(request.getfixturevalue("postgres_url"))
@@ -66,10 +67,11 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
 
 
 @pytest.fixture
-def make_store(database_url: str) -> MakeStore:
+def make_store(backend: str, database_url: str) -> MakeStore:
     """``make_store(**options)``: a store (not opened) on this test's database."""
+    chosen = {"writer": "thread"} if backend == "sqlite-thread" else {}
 
     def make(**options: Any) -> Store:
-        return open_store(database_url, **options)
+        return open_store(database_url, **{**chosen, **options})
 
     return make

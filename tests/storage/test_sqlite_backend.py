@@ -118,7 +118,7 @@ async def test_the_file_is_in_wal_mode_and_migrated_once(database: Path) -> None
 async def test_commits_sync_the_disk_fully_unless_asked_otherwise(
     database: Path, traced: list[Statement], option: Any, level: int
 ) -> None:
-    async with ActivityStore(database, **option) as store:
+    async with ActivityStore(database, writer="thread", **option) as store:
         await log(store, uuid.uuid4(), "click")
         [writer] = {s.connection for s in traced if s.sql.startswith("INSERT INTO activities")}
         assert writer.execute("PRAGMA synchronous").fetchone() == (level,)  # 2 FULL, 1 NORMAL
@@ -127,7 +127,7 @@ async def test_commits_sync_the_disk_fully_unless_asked_otherwise(
 async def test_the_event_loop_never_waits_for_sqlite(
     database: Path, traced: list[Statement]
 ) -> None:
-    async with ActivityStore(database, activity_types=[CTA]) as store:
+    async with ActivityStore(database, activity_types=[CTA], writer="thread") as store:
         await log(store, uuid.uuid4(), "custom_cta")
         await store.add_consent(Consent("tracking", "Tracking"))
         assert len(await store.activities()) == 1 and len(await store.consents()) == 1
@@ -506,26 +506,31 @@ CRASHING_WRITER = textwrap.dedent(
     from kxt_middleware.activities import NewActivity
 
     async def main():
-        store = ActivityStore(sys.argv[1])
+        store = ActivityStore(sys.argv[1], writer=sys.argv[2])
         await store.open()
         results = await asyncio.gather(*(
             store.insert_activities(uuid.uuid4(), [NewActivity(type="click", value=str(i))])
             for i in range(50)
         ))
         print(sum(r[0].logged for r in results), flush=True)
-        os.kill(os.getpid(), signal.SIGKILL)  # no close, no flush: the process just dies
+        # no close, no flush: the app and its writer process just die
+        os.killpg(os.getpgid(0), signal.SIGKILL)
 
     asyncio.run(main())
     """
 )
 
 
-def test_an_acknowledged_activity_survives_the_process_being_killed(database: Path) -> None:
+@pytest.mark.parametrize("writer", ["process", "thread"])
+def test_an_acknowledged_activity_survives_the_process_being_killed(
+    database: Path, writer: str
+) -> None:
     child = subprocess.run(
-        [sys.executable, "-c", CRASHING_WRITER, str(database)],
+        [sys.executable, "-c", CRASHING_WRITER, str(database), writer],
         capture_output=True,
         text=True,
         timeout=60,
+        start_new_session=True,  # its own process group, which it kills
     )
     assert child.returncode == -signal.SIGKILL, child.stderr
     assert child.stdout.strip() == "50"

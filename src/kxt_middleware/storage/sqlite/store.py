@@ -8,10 +8,11 @@ import functools
 import logging
 import os
 import sqlite3
+import sys
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ...activities import (
     EVERY_ACTIVITY,
@@ -36,12 +37,15 @@ from .connection import ConnectionThread, connect, database_error, database_path
 from .schema import migrate, schema_version
 from .store_catalog import CatalogMethods
 from .writer import Writer
+from .writer_process import ProcessWriter
 
 if TYPE_CHECKING:
     from ...groups import ContactGroup
 
 log = logging.getLogger("kxt_middleware")
 T = TypeVar("T")
+WriterKind = Literal["process", "thread"]
+DEFAULT_WRITER: WriterKind = "thread" if sys.platform == "win32" else "process"
 
 
 class SQLiteStore(CatalogMethods, WriterLifeCycle, Store):
@@ -64,11 +68,20 @@ class SQLiteStore(CatalogMethods, WriterLifeCycle, Store):
         busy_timeout: float = 5.0,
         readers: int = 2,
         clock: Callable[[], datetime] = utc_now,
+        writer: WriterKind = DEFAULT_WRITER,
     ) -> None:
         if max_pending < 1 or max_batch < 1 or readers < 1:
             raise ValueError("max_pending, max_batch and readers must be at least 1")
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError("synchronous must be 'FULL' or 'NORMAL'")
+        if writer not in ("process", "thread"):
+            raise ValueError(
+                f"writer must be 'process' (a writer process beside the app, the default) or "
+                f"'thread' (a thread of the app's process), not {writer!r}"
+            )
+        if writer == "process" and sys.platform == "win32":
+            writer = "thread"  # the event loop cannot watch a pipe there
+        self.writer_kind: WriterKind = writer
         self.database = database_path(database)
         self.max_pending = max_pending
         self.clock = clock
@@ -83,7 +96,7 @@ class SQLiteStore(CatalogMethods, WriterLifeCycle, Store):
         self._reader_count = readers
         self._readers: list[ConnectionThread] = []
         self._next_reader = 0
-        self._writer: Writer | None = None
+        self._writer: Writer | ProcessWriter | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._open_lock = asyncio.Lock()
         self._closing = False
@@ -97,18 +110,36 @@ class SQLiteStore(CatalogMethods, WriterLifeCycle, Store):
                 self._loop = self._loop or asyncio.get_running_loop()
                 return
             connection = await asyncio.to_thread(self._connect_and_set_up)
+            if self.writer_kind == "process":
+                connection.close()  # the writer process opens its own
+                writer = ProcessWriter(
+                    self.database,
+                    synchronous=self._synchronous,
+                    busy_timeout_ms=self._busy_timeout_ms,
+                    max_pending=self.max_pending,
+                    max_batch=self._max_batch,
+                    clock=self.clock,
+                    stats=self.stats,
+                )
+                try:
+                    await writer.ready()
+                except BaseException:
+                    await writer.stop()
+                    raise
+                self._writer = writer
+            else:
+                self._writer = Writer(
+                    connection,
+                    max_pending=self.max_pending,
+                    max_batch=self._max_batch,
+                    clock=self.clock,
+                    stats=self.stats,
+                )
             self._readers = [
                 ConnectionThread("kxt-reader", self._opener(read_only=True))
                 for _ in range(self._reader_count)
             ]
             self._loop = asyncio.get_running_loop()
-            self._writer = Writer(
-                connection,
-                max_pending=self.max_pending,
-                max_batch=self._max_batch,
-                clock=self.clock,
-                stats=self.stats,
-            )
 
     def _opener(self, *, read_only: bool) -> Callable[[], sqlite3.Connection]:
         return lambda: connect(
