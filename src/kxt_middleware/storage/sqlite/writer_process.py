@@ -248,7 +248,7 @@ class ProcessWriter:
             future, ids = futures.pop(number, _GONE)
             if future is None or future.get_loop().is_closed():
                 continue  # a caller of an event loop that has ended
-            if data is _ALL_LOGGED and ids is not None:
+            if not data and ids is not None:  # all logged
                 if not future.done():
                     future.set_result([LogResult(LOGGED, id_) for id_ in ids])
                 continue
