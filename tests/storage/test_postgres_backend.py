@@ -236,3 +236,16 @@ async def test_a_batch_of_activities_with_its_groups_is_one_statement(
         assert await groups_of(store, others[0]) == {"clickers"}
         assert not await store.contact_exists(unasked) and await store.is_erased(erased)
         assert await store.count_activities() == 2 * 11  # (the erasure deleted the first)
+
+
+async def test_a_read_is_one_round_trip(postgres_url: str) -> None:
+    """The pool hands a read's connection back without a reset query (reads leave no
+    session state), so a read costs one statement."""
+    async with open_store(postgres_url + "?pool_size=1") as store:
+        assert isinstance(store, PostgresStore)
+        statements: list[str] = []
+        async with store._pool.acquire() as connection:
+            connection.add_query_logger(lambda q: statements.append(q.query))
+        statements.clear()
+        assert await store.count_contacts() == 0
+        assert statements == ["SELECT count(*) FROM contacts"]
