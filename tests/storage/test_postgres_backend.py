@@ -249,3 +249,23 @@ async def test_a_read_is_one_round_trip(postgres_url: str) -> None:
         statements.clear()
         assert await store.count_contacts() == 0
         assert statements == ["SELECT count(*) FROM contacts"]
+
+
+async def test_logging_takes_no_lock_on_the_contact_row(postgres_url: str) -> None:
+    """An activity's contact is not checked row by row (no foreign key locking the contact's
+    row for each activity), and deleting a contact still deletes its activities."""
+    import asyncpg
+
+    contact = uuid.uuid4()
+    async with open_store(postgres_url) as store:
+        await log(store, contact, "click")
+        holder = await asyncpg.connect(postgres_url.split("?")[0])
+        try:
+            async with holder.transaction():
+                await holder.execute("SELECT 1 FROM contacts WHERE guid = $1 FOR UPDATE", contact)
+                await asyncio.wait_for(log(store, contact, "click"), timeout=10)
+            assert await store.count_activities() == 2
+            await holder.execute("DELETE FROM contacts WHERE guid = $1", contact)
+        finally:
+            await holder.close()
+        assert await store.count_activities() == 0
