@@ -269,3 +269,28 @@ async def test_logging_takes_no_lock_on_the_contact_row(postgres_url: str) -> No
         finally:
             await holder.close()
         assert await store.count_activities() == 0
+
+
+@pytest.mark.parametrize("first_byte", ["0f", "f0"])  # a positive and a negative lock key
+async def test_a_batch_waits_for_its_contacts_erasure_lock(
+    postgres_url: str, first_byte: str
+) -> None:
+    """The one-statement writer takes each contact's lock by the key erasure takes."""
+    import asyncpg
+
+    from kxt_middleware.storage.postgres.activities import lock_key
+
+    contact = uuid.UUID(first_byte + uuid.uuid4().hex[2:])
+    async with open_store(postgres_url) as store:
+        await log(store, uuid.uuid4(), "click")  # the writer is ready
+        holder = await asyncpg.connect(postgres_url)
+        try:
+            async with holder.transaction():
+                await holder.execute("SELECT pg_advisory_xact_lock($1)", lock_key(contact))
+                logging = asyncio.ensure_future(log(store, contact, "click"))
+                await asyncio.sleep(0.5)
+                assert not logging.done()
+            await asyncio.wait_for(logging, timeout=10)
+        finally:
+            await holder.close()
+        assert await store.count_activities() == 2

@@ -212,11 +212,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # per column) where it took typed arrays: the driver checks each element of an array
         # in Python, a few hundred nanoseconds each on the event loop, while a JSON array of
         # strings is made by json.dumps in C and read by the server in C. An activity's
-        # creation time is its caller's (in_since), given once per caller. The version of
-        # migration 2 stays, for a process not yet upgraded.
+        # creation time is its caller's (in_since), given once per caller; the contacts' lock
+        # keys are computed here. The version of migration 2 stays, for a process not yet
+        # upgraded.
         """CREATE FUNCTION kxt_log_activities(
             in_version bigint,        -- the catalog version the caller's type check used
-            in_locks bigint[],        -- the contacts' lock keys, in key order
             in_guids json,            -- per caller: its contact,
             in_consents json,         -- the consent it needs (lower case) or null,
             in_since timestamptz[],   -- the time of its activities (and of its contact if new)
@@ -233,17 +233,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             OUT out_contacts bigint[]      -- their contacts' rows
         ) LANGUAGE plpgsql AS $$
         DECLARE
-            k bigint;
-            guids uuid[];
+            guids uuid[] := ARRAY(SELECT json_array_elements_text(in_guids))::uuid[];
         BEGIN
-            FOREACH k IN ARRAY in_locks LOOP
-                PERFORM pg_advisory_xact_lock_shared(k);
-            END LOOP;
+            -- The contacts' locks (activities.lock_key: a GUID's first 8 bytes as a signed
+            -- bigint) in key order, by one statement.
+            PERFORM pg_advisory_xact_lock_shared(k) FROM unnest(ARRAY(
+                SELECT DISTINCT ('x' || left(replace(g::text, '-', ''), 16))::bit(64)::bigint
+                FROM unnest(guids) AS g ORDER BY 1)) AS k;
             SELECT version INTO out_version FROM catalog_version;
             IF out_version <> in_version THEN
                 RETURN;
             END IF;
-            guids := ARRAY(SELECT json_array_elements_text(in_guids))::uuid[];
             out_erased := ARRAY(
                 SELECT g.n FROM unnest(guids) WITH ORDINALITY AS g(guid, n)
                 WHERE EXISTS (SELECT 1 FROM erased_contacts e WHERE e.guid = g.guid));
