@@ -294,3 +294,21 @@ async def test_a_batch_waits_for_its_contacts_erasure_lock(
         finally:
             await holder.close()
         assert await store.count_activities() == 2
+
+
+async def test_an_id_twice_in_one_batch_is_stored_once(postgres_url: str) -> None:
+    """Two callers of one batch with the same new activity id (a request retried while the
+    first is still queued): both hear it logged, it is stored once."""
+    activity = NewActivity("click", value="x")
+    first, second = uuid.uuid4(), uuid.uuid4()
+    async with open_store(postgres_url) as store:
+        answers = await asyncio.gather(
+            store.insert_activities(first, [activity]),
+            store.insert_activities(second, [NewActivity("click"), activity]),
+        )
+        assert all(result.logged for results in answers for result in results)
+        assert store.stats.commit_sizes[-1] == 2  # one batch
+        assert [(a.id, a.contact) for a in await store.activities() if a.id == activity.id] == [
+            (activity.id, first)
+        ]
+        assert await store.count_activities() == 2

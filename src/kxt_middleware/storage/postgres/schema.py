@@ -262,7 +262,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.guid = g.guid)
             ORDER BY g.guid, g.n
             ON CONFLICT (guid) DO NOTHING;
-            -- A retried request carries the same activity id: it is stored once.
+            -- A retried request carries the same activity id: it is stored once. An id
+            -- stored already is skipped by a look-up (ON CONFLICT costs each row a
+            -- speculative insertion, a third more time); one that is in flight twice at
+            -- once (in this batch, or in another process) fails the statement, and the
+            -- writer then stores the batch by statements that skip it (ON CONFLICT).
             WITH new AS (
                 INSERT INTO activities (uid, contact_id, type, title, value, url, referrer,
                     created, source, site)
@@ -281,8 +285,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                     AS r(caller, uid, type, title, value, url, referrer, source, site, n)
                 JOIN contacts c ON c.guid = guids[r.caller]
                 WHERE r.caller <> ALL (out_erased) AND r.caller <> ALL (out_unconsented)
+                AND NOT EXISTS (SELECT 1 FROM activities a WHERE a.uid = r.uid)
                 ORDER BY r.n
-                ON CONFLICT (uid) DO NOTHING
                 RETURNING contact_id)
             SELECT count(*), ARRAY(SELECT DISTINCT contact_id FROM new)
             INTO out_stored, out_contacts FROM new;
