@@ -236,3 +236,79 @@ async def test_a_batch_of_activities_with_its_groups_is_one_statement(
         assert await groups_of(store, others[0]) == {"clickers"}
         assert not await store.contact_exists(unasked) and await store.is_erased(erased)
         assert await store.count_activities() == 2 * 11  # (the erasure deleted the first)
+
+
+async def test_a_read_is_one_round_trip(postgres_url: str) -> None:
+    """The pool hands a read's connection back without a reset query (reads leave no
+    session state), so a read costs one statement."""
+    async with open_store(postgres_url + "?pool_size=1") as store:
+        assert isinstance(store, PostgresStore)
+        statements: list[str] = []
+        async with store._pool.acquire() as connection:
+            connection.add_query_logger(lambda q: statements.append(q.query))
+        statements.clear()
+        assert await store.count_contacts() == 0
+        assert statements == ["SELECT count(*) FROM contacts"]
+
+
+async def test_logging_takes_no_lock_on_the_contact_row(postgres_url: str) -> None:
+    """An activity's contact is not checked row by row (no foreign key locking the contact's
+    row for each activity), and deleting a contact still deletes its activities."""
+    import asyncpg
+
+    contact = uuid.uuid4()
+    async with open_store(postgres_url) as store:
+        await log(store, contact, "click")
+        holder = await asyncpg.connect(postgres_url.split("?")[0])
+        try:
+            async with holder.transaction():
+                await holder.execute("SELECT 1 FROM contacts WHERE guid = $1 FOR UPDATE", contact)
+                await asyncio.wait_for(log(store, contact, "click"), timeout=10)
+            assert await store.count_activities() == 2
+            await holder.execute("DELETE FROM contacts WHERE guid = $1", contact)
+        finally:
+            await holder.close()
+        assert await store.count_activities() == 0
+
+
+@pytest.mark.parametrize("first_byte", ["0f", "f0"])  # a positive and a negative lock key
+async def test_a_batch_waits_for_its_contacts_erasure_lock(
+    postgres_url: str, first_byte: str
+) -> None:
+    """The one-statement writer takes each contact's lock by the key erasure takes."""
+    import asyncpg
+
+    from kxt_middleware.storage.postgres.activities import lock_key
+
+    contact = uuid.UUID(first_byte + uuid.uuid4().hex[2:])
+    async with open_store(postgres_url) as store:
+        await log(store, uuid.uuid4(), "click")  # the writer is ready
+        holder = await asyncpg.connect(postgres_url)
+        try:
+            async with holder.transaction():
+                await holder.execute("SELECT pg_advisory_xact_lock($1)", lock_key(contact))
+                logging = asyncio.ensure_future(log(store, contact, "click"))
+                await asyncio.sleep(0.5)
+                assert not logging.done()
+            await asyncio.wait_for(logging, timeout=10)
+        finally:
+            await holder.close()
+        assert await store.count_activities() == 2
+
+
+async def test_an_id_twice_in_one_batch_is_stored_once(postgres_url: str) -> None:
+    """Two callers of one batch with the same new activity id (a request retried while the
+    first is still queued): both hear it logged, it is stored once."""
+    activity = NewActivity("click", value="x")
+    first, second = uuid.uuid4(), uuid.uuid4()
+    async with open_store(postgres_url) as store:
+        answers = await asyncio.gather(
+            store.insert_activities(first, [activity]),
+            store.insert_activities(second, [NewActivity("click"), activity]),
+        )
+        assert all(result.logged for results in answers for result in results)
+        assert store.stats.commit_sizes[-1] == 2  # one batch
+        assert [(a.id, a.contact) for a in await store.activities() if a.id == activity.id] == [
+            (activity.id, first)
+        ]
+        assert await store.count_activities() == 2

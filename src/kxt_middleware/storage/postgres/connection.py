@@ -98,9 +98,17 @@ async def create_pool(options: ServerOptions) -> Any:
             max_size=options.pool_size,
             timeout=options.connect_timeout,
             command_timeout=options.command_timeout,
+            reset=_keep_session,
         )
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
         raise cannot_connect(options, exc) from exc
+
+
+async def _keep_session(connection: Any) -> None:
+    """A read hands its connection back as it found it: reads set nothing for the session
+    (no SET, LISTEN, session lock or cursor outside a transaction), so the pool's default
+    reset query (RESET ALL and the rest) would be one more round trip per read for nothing.
+    The pool still rolls back a transaction left open."""
 
 
 DriverErrors = (asyncpg.PostgresError, asyncpg.InterfaceError)
