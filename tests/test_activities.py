@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import time
 import uuid
 
@@ -84,3 +85,19 @@ def test_new_ids_are_uuid7_with_the_time_and_74_random_bits() -> None:
         ones |= guid.int & random_mask
         zeros |= ~guid.int & random_mask
     assert ones == zeros == random_mask
+
+
+def test_a_forked_child_never_makes_the_ids_its_parent_makes() -> None:
+    new_activity_id()  # the parent has random parts formatted ahead
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child's coverage is not collected)
+        os.write(writer, "".join(new_activity_id() for _ in range(100)).encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    with os.fdopen(reader) as pipe:
+        text = pipe.read()
+    in_child = {text[at + 14 : at + 36] for at in range(0, len(text), 36)}
+    in_parent = {new_activity_id()[14:] for _ in range(100)}
+    assert len(in_child) == 100 and not in_child & in_parent
