@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import time
 import uuid
 
@@ -84,3 +85,55 @@ def test_new_ids_are_uuid7_with_the_time_and_74_random_bits() -> None:
         ones |= guid.int & random_mask
         zeros |= ~guid.int & random_mask
     assert ones == zeros == random_mask
+
+
+def test_a_forked_child_never_makes_the_ids_its_parent_makes() -> None:
+    new_activity_id()  # the parent has random parts formatted ahead
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child's coverage is not collected)
+        os.write(writer, "".join(new_activity_id() for _ in range(100)).encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    with os.fdopen(reader) as pipe:
+        text = pipe.read()
+    in_child = {text[at + 14 : at + 36] for at in range(0, len(text), 36)}
+    in_parent = {new_activity_id()[14:] for _ in range(100)}
+    assert len(in_child) == 100 and not in_child & in_parent
+
+
+class Text(str):
+    """A str subclass: what check_text accepts, and the one look at all the text does not."""
+
+
+@pytest.mark.parametrize("made_by", ["CustomActivityData", "NewActivity"])
+def test_every_text_rule_holds_in_the_one_look_at_all_the_text(made_by: str) -> None:
+    def build(**texts: str) -> CustomActivityData | NewActivity:
+        if made_by == "CustomActivityData":
+            return CustomActivityData(**texts)
+        return NewActivity(type="click", **texts)  # type: ignore[arg-type]
+
+    # Halves of a surrogate pair in two fields are two lone surrogates, not one character.
+    with pytest.raises(ValueError, match="title holds '\\\\ud83d' at position 3, a lone"):
+        build(title="abc\ud83d", value="\ude00")
+    with pytest.raises(ValueError, match="value holds a NUL character .* at position 1"):
+        build(title="Über", value="a\x00")
+    with pytest.raises(ValueError, match="referrer is 8193 characters long"):
+        build(title="t" * 250, url="u" * 8192, referrer="r" * 8193)
+    with pytest.raises(TypeError, match="title must be a str, not bytes"):
+        build(title=b"x")  # type: ignore[arg-type]
+    long = build(title="t" * 250, value="ü" * 250, url="u" * 8192, referrer="r" * 8192)
+    assert long.url is not None and long.referrer is not None
+    assert len(long.url) == len(long.referrer) == 8192
+    subclassed = build(title=Text("Apply now"), value="😀")
+    assert subclassed.title == "Apply now" and subclassed.value == "😀"
+
+
+def test_an_activity_id_in_any_form_uuid_reads_is_kept_as_str_writes_it() -> None:
+    guid = uuid.uuid4()
+    for form in (str(guid), guid.hex, f"{{{guid}}}", f"urn:uuid:{guid}", str(guid).upper()):
+        assert NewActivity(type="click", id=form).id == str(guid)
+    for wrong in (f"{guid}x", f" {guid}", 5):
+        with pytest.raises(ValueError, match="is not a UUID"):
+            NewActivity(type="click", id=wrong)  # type: ignore[arg-type]

@@ -118,6 +118,21 @@ def test_past_half_life_asks_for_reissue(monkeypatch: pytest.MonkeyPatch) -> Non
     assert loaded is not None and loaded.reissue
 
 
+def test_a_cookie_read_again_ages(monkeypatch: pytest.MonkeyPatch) -> None:
+    short = cookie(max_age=100)
+    now = time.time()
+    raw = _signed_at(short, GUID, now - 10, monkeypatch)
+    assert short.load(raw) == (GUID, False)
+    monkeypatch.setattr(time, "time", lambda: now + 45)  # 55 s old: past half its life
+    assert short.load(raw) == (GUID, True)
+    monkeypatch.setattr(time, "time", lambda: now + 91)
+    assert short.load(raw) is None
+    rotated = cookie(max_age=100, secret_key=["k0", "k1"])  # signed with the older key
+    old_key = _signed_at(cookie(max_age=100, secret_key="k0"), GUID, now + 90, monkeypatch)
+    assert rotated.load(old_key) == (GUID, True)  # young, but to be signed with the newest key
+    assert rotated.load(raw) is None  # expired, although verified by the newest key
+
+
 ALPHABET = st.characters(codec="ascii", exclude_categories=("Cc",))
 
 

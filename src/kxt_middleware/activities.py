@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ class LogStatus(str, Enum):
     CONTACT_ERASED = "contact_erased"
 
 
+_LOGGED = LogStatus.LOGGED  # a module global: an enum member's lookup costs more
 _REASONS = {
     LogStatus.LOGGED: "the activity was stored",
     LogStatus.NO_CONSENT: (
@@ -54,17 +56,24 @@ _REASONS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class LogResult:
     """Whether an activity was logged (truthy) and, if not, why."""
 
     status: LogStatus
     activity_id: str | None = None
 
+    def __init__(self, status: LogStatus, activity_id: str | None = None) -> None:
+        # Frozen: written past __setattr__, into the instance's dict (half the cost of the
+        # object.__setattr__ calls a frozen dataclass's own __init__ makes).
+        fields = self.__dict__
+        fields["status"] = status
+        fields["activity_id"] = activity_id
+
     @property
     def logged(self) -> bool:
         """True when the activity is committed to the database."""
-        return self.status is LogStatus.LOGGED
+        return self.status is _LOGGED
 
     @property
     def reason(self) -> str:
@@ -75,7 +84,7 @@ class LogResult:
         return self.logged
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class CustomActivityData:
     """What to record with a custom activity: a title for the log and an optional value."""
 
@@ -84,16 +93,37 @@ class CustomActivityData:
     url: str | None = None
     referrer: str | None = None
 
-    def __post_init__(self) -> None:
-        check_text("title", self.title, TITLE_MAX)
-        check_text("value", self.value, VALUE_MAX)
-        if self.url is not None:
-            check_text("url", self.url, URL_MAX)
-        if self.referrer is not None:
-            check_text("referrer", self.referrer, URL_MAX)
+    def __init__(
+        self,
+        title: str = "",
+        value: str = "",
+        url: str | None = None,
+        referrer: str | None = None,
+    ) -> None:
+        # As NewActivity looks at its text (usually no url nor referrer here).
+        if not (
+            url is None
+            and referrer is None
+            and title.__class__ is value.__class__ is str
+            and "\x00" not in (text := title + value)
+            and (text.isascii() or _encodes(text))
+            and (len(text) <= _SHORT or _within(title, value))
+        ):
+            check_text("title", title, TITLE_MAX)
+            check_text("value", value, VALUE_MAX)
+            if url is not None:
+                check_text("url", url, URL_MAX)
+            if referrer is not None:
+                check_text("referrer", referrer, URL_MAX)
+        # Frozen: written past __setattr__, as LogResult's.
+        fields = self.__dict__
+        fields["title"] = title
+        fields["value"] = value
+        fields["url"] = url
+        fields["referrer"] = referrer
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class NewActivity:
     """A validated activity on its way to the store, before consent and contact are applied.
 
@@ -110,23 +140,71 @@ class NewActivity:
     site: str | None = None
     id: str = ""  # "" = a new time-ordered id; a client's id makes a retry idempotent
 
-    def __post_init__(self) -> None:
-        validate_code_name(self.type)
-        check_text("title", self.title, TITLE_MAX)
-        check_text("value", self.value, VALUE_MAX)
-        check_text("url", self.url, URL_MAX)
-        check_text("referrer", self.referrer, URL_MAX)
-        if self.site is not None:
-            check_text("site", self.site, SITE_MAX)
-        if not self.id:
-            self.id = new_activity_id()
-            return
-        try:
-            parsed = uuid.UUID(self.id)
-        except (ValueError, TypeError, AttributeError):
-            raise ValueError(f"activity id {self.id!r} is not a UUID") from None
-        if str(parsed) != self.id:
-            self.id = str(parsed)
+    def __init__(
+        self,
+        type: str,
+        title: str = "",
+        value: str = "",
+        url: str = "",
+        referrer: str = "",
+        source: ActivitySource = ActivitySource.SERVER,
+        site: str | None = None,
+        id: str = "",
+    ) -> None:
+        validate_code_name(type)
+        # The usual text passes check_text's rules in one look at all of it; otherwise
+        # check_text looks at each field, and names the one that breaks a rule.
+        if not (
+            title.__class__ is value.__class__ is url.__class__ is referrer.__class__ is str
+            and "\x00" not in (text := title + value + url + referrer)
+            and (text.isascii() or _encodes(text))
+            and (len(text) <= _SHORT or _within(title, value, url, referrer))
+        ):
+            check_text("title", title, TITLE_MAX)
+            check_text("value", value, VALUE_MAX)
+            check_text("url", url, URL_MAX)
+            check_text("referrer", referrer, URL_MAX)
+        if site is not None:
+            check_text("site", site, SITE_MAX)
+        if not id:
+            id = new_activity_id()
+        elif id.__class__ is not str or not _CANONICAL_UUID.fullmatch(id):
+            try:
+                parsed = uuid.UUID(id)
+            except (ValueError, TypeError, AttributeError):
+                raise ValueError(f"activity id {id!r} is not a UUID") from None
+            id = str(parsed)
+        self.type = type
+        self.title = title
+        self.value = value
+        self.url = url
+        self.referrer = referrer
+        self.source = source
+        self.site = site
+        self.id = id
+
+
+# Each text field's maximum, in the order the classes above check them.
+_MAXIMA = (TITLE_MAX, VALUE_MAX, URL_MAX, URL_MAX)
+_SHORT = min(_MAXIMA)  # text of at most this many characters fits in any field
+# A UUID as str(uuid.UUID(...)) writes it: such an id needs no parsing.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _within(*texts: str) -> bool:
+    """True when each of ``texts`` (title, value, url, referrer, in this order) is no longer
+    than its field's maximum."""
+    return all(map(int.__ge__, _MAXIMA, map(len, texts)))
+
+
+def _encodes(text: str) -> bool:
+    """True when ``text`` holds no lone surrogate (one anywhere fails: none pairs across the
+    texts joined, as Python never pairs surrogates when it encodes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # The fields of an exported activity, in the order of Activity.to_json() and of the CLI's CSV.

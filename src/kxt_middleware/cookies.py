@@ -84,8 +84,10 @@ class SignedCookie:
         if domain is not None:
             self._attributes += f"; Domain={domain}"
         self._always_secure = https_only
-        # Exact cookie text -> (value, time stamp, position of the key that verified it).
-        self._verified: dict[str, tuple[str, int, int]] = {}
+        self._half_life = max_age / 2
+        # Exact cookie text -> its time stamp, and what load() answers for it before and after
+        # half its life (made once: a returning visitor sends the same text again and again).
+        self._verified: dict[str, tuple[int, CookieValue, CookieValue]] = {}
 
     def load(self, raw: str | None) -> CookieValue | None:
         """The verified value of a cookie, or None when it is missing, tampered or expired."""
@@ -93,18 +95,20 @@ class SignedCookie:
             return None
         known = self._verified.get(raw)
         if known is None:
-            known = self._verify(raw)
-            if known is None:
+            verified = self._verify(raw)
+            if verified is None:
                 return None
+            value, stamp, position = verified
+            # Re-issue when signed with an older key, or past half its life (a sliding expiry).
+            known = (stamp, CookieValue(value, position > 0), CookieValue(value, True))
             if len(self._verified) >= _VERIFIED_MAX:
                 del self._verified[next(iter(self._verified))]  # the oldest entry
             self._verified[raw] = known
-        value, stamp, position = known
+        stamp, young, old = known
         age = time.time() - stamp
         if not -_CLOCK_SKEW <= age <= self.max_age:
             return None  # expired (or signed in the future by a badly set clock)
-        # Re-issue when signed with an older key, or past half its life (a sliding expiry).
-        return CookieValue(value, position > 0 or age > self.max_age / 2)
+        return young if age <= self._half_life else old
 
     def _verify(self, raw: str) -> tuple[str, int, int] | None:
         """(value, time stamp, key position) of a cookie whose signature is exactly right."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.datastructures import URL
 from starlette.types import Scope
 
-from .activities import ActivitySource, CustomActivityData, LogResult, NewActivity
+from .activities import CustomActivityData, LogResult, NewActivity
 from .tracking import ActivityTracker
 from .visitor import Visitor
 
@@ -34,12 +34,7 @@ class ActivityLogger:
     @property
     def referrer(self) -> str:
         """The request's Referer header, or an empty string."""
-        name: bytes
-        value: bytes
-        for name, value in self.scope["headers"]:
-            if name == b"referer":
-                return value.decode("latin-1")
-        return ""
+        return request_referrer(self.scope)
 
     async def log(self, activity_type: str, data: CustomActivityData | None = None) -> LogResult:
         """Log one activity of ``activity_type`` for the current contact.
@@ -47,17 +42,26 @@ class ActivityLogger:
         Returns once the activity is committed to disk (or says why it was not logged: no
         consent, type disabled, type unknown). Raises ValueError for an invalid code name.
         """
-        data = data or CustomActivityData()
-        activity = NewActivity(
-            type=activity_type,
-            title=data.title,
-            value=data.value,
-            url=self.url if data.url is None else data.url,
-            referrer=self.referrer if data.referrer is None else data.referrer,
-            source=ActivitySource.SERVER,
-        )
+        data = data or _NO_DATA
+        url = request_url(self.scope) if data.url is None else data.url
+        referrer = request_referrer(self.scope) if data.referrer is None else data.referrer
+        # Positional: a class called with keywords costs twice as much.
+        activity = NewActivity(activity_type, data.title, data.value, url, referrer)
         [result] = await self.tracker.log_for_visitor(self.visitor, [activity])
         return result
+
+
+_NO_DATA = CustomActivityData()
+
+
+def request_referrer(scope: Scope) -> str:
+    """The Referer header of the request of ``scope``, or an empty string."""
+    name: bytes
+    value: bytes
+    for name, value in scope["headers"]:
+        if name == b"referer":
+            return value.decode("latin-1")
+    return ""
 
 
 # The URLs of recent requests, by what Starlette builds them from: a site logs from the same

@@ -36,7 +36,8 @@ class Visitor:
     """Cookie level and contact of the visitor making one request (read lazily from cookies)."""
 
     __slots__ = (
-        "_cookies", "_scope", "_loaded", "_level", "_guid", "_write_level", "_write_contact",
+        "_cookies", "_scope", "_loaded", "_level", "_tracks", "_current", "_write_level",
+        "_write_contact",
         "_delete_contact", "_had_contact_cookie", "_raw_landing", "_chosen", "_write_landing",
         "_erased", "revoked_contact", "response_started",
     )  # fmt: skip
@@ -54,7 +55,7 @@ class Visitor:
         if self._loaded:
             return
         self._loaded = True
-        self._guid: uuid.UUID | None = None
+        self._current: Contact | None = None  # the contact, once known (or created)
         self._write_level = False
         self._write_contact = False
         self._delete_contact = False
@@ -74,24 +75,28 @@ class Visitor:
         signed_level = self._cookies.level.load(cookies.get(self._cookies.level.name))
         level = _level(signed_level.value) if signed_level is not None else None
         if signed_level is not None and level is not None:
-            self._level = level
+            self._set_level(level)
             self._write_level = signed_level.reissue
             self._chosen = True
-        else:
-            self._level = self._cookies.default_level
+        elif gpc and self._cookies.honor_global_privacy_control:
             # Global Privacy Control is an opt-out: without an explicit choice, don't track.
-            if gpc and self._cookies.honor_global_privacy_control:
-                self._level = min(self._level, CookieLevel.ESSENTIAL)
+            self._set_level(min(self._cookies.default_level, CookieLevel.ESSENTIAL))
+        else:
+            self._set_level(self._cookies.default_level)
         raw_contact = cookies.get(self._cookies.contact.name)
         self._had_contact_cookie = raw_contact is not None
-        contact = self._cookies.contact.load(raw_contact)
-        guid = _guid(contact.value) if contact is not None else None
-        if contact is not None and guid is not None and self._level.allows_tracking:
-            self._guid = guid
-            self._write_contact = contact.reissue
-        elif raw_contact is not None and not self._level.allows_tracking:
+        signed_contact = self._cookies.contact.load(raw_contact)
+        contact = _contact(signed_contact.value) if signed_contact is not None else None
+        if signed_contact is not None and contact is not None and self._tracks:
+            self._current = contact
+            self._write_contact = signed_contact.reissue
+        elif raw_contact is not None and not self._tracks:
             self._delete_contact = True  # a contact cookie has no business below Visitor
         self._raw_landing = cookies.get(self._cookies.landing_page.name)
+
+    def _set_level(self, level: CookieLevel) -> None:
+        self._level = level
+        self._tracks = level.allows_tracking  # asked on every contact(): a bool costs less
 
     @property
     def has_chosen(self) -> bool:
@@ -115,14 +120,15 @@ class Visitor:
         new_level = CookieLevel.parse(level)
         self._load()
         self._require_open_response("set_cookie_level")
-        self._level = new_level
+        self._set_level(new_level)
         self._write_level = self._chosen = True
-        if not new_level.allows_tracking:
-            if self._guid is not None:
-                self.revoked_contact = Contact(self._guid)
-            if self._guid is not None or self._had_contact_cookie:
+        if not self._tracks:
+            if self._current is not None:
+                self.revoked_contact = self._current
                 self._delete_contact = True
-            self._guid = None
+            elif self._had_contact_cookie:
+                self._delete_contact = True
+            self._current = None
             self._write_contact = False
             self._write_landing = False
         return new_level
@@ -134,7 +140,7 @@ class Visitor:
         (20 minutes by default, renewed by every page).
         """
         self._load()
-        if not self._level.allows_tracking or self._erased:
+        if not self._tracks or self._erased:
             return False
         self._require_open_response("noting a page visit")
         in_visit = self._write_landing or self._cookies.landing_page.load(self._raw_landing)
@@ -143,27 +149,28 @@ class Visitor:
 
     def contact(self, *, create: bool = True) -> Contact | None:
         """The visitor's contact, created when needed; None below the Visitor level."""
-        self._load()
-        if not self._level.allows_tracking or self._erased:
+        if not self._loaded:
+            self._load()
+        if not self._tracks or self._erased:
             return None
-        if self._guid is None:
+        if self._current is None:
             if not create:
                 return None
             self._require_open_response("creating the current contact")
-            self._guid = uuid.uuid4()
+            self._current = Contact(uuid.uuid4())
             self._write_contact = True
             self._delete_contact = False
-        return _contact(self._guid)
+        return self._current
 
     def adopt(self, contact: uuid.UUID, level: CookieLevel) -> bool:
         """Take the contact and level a cross-site hand-over names, unless cookies name the
         visitor (the main site's own cookies, when the browser sends them, are the newer word).
         True when adopted."""
         self._load()
-        if self._chosen or self._guid is not None or self._erased:
+        if self._chosen or self._current is not None or self._erased:
             return False
-        self._level = level
-        self._guid = contact
+        self._set_level(level)
+        self._current = Contact(contact)
         return True
 
     @property
@@ -178,9 +185,9 @@ class Visitor:
         erasure: they may come from before a revoke); a visitor who still consents gets a new
         contact on a later request.
         """
-        if not self._loaded or self._guid != contact.guid:
+        if not self._loaded or self._current is None or self._current.guid != contact.guid:
             return
-        self._guid = None
+        self._current = None
         self._erased = True
         self._write_contact = False
         self._delete_contact = not self.response_started
@@ -201,13 +208,13 @@ class Visitor:
         headers: list[str] = []
         if self._write_level:
             headers.append(self._cookies.level.dump(str(int(self._level)), secure=secure))
-        if self._write_contact and self._guid is not None:
-            headers.append(self._cookies.contact.dump(self._guid.hex, secure=secure))
+        if self._write_contact and self._current is not None:
+            headers.append(self._cookies.contact.dump(self._current.guid.hex, secure=secure))
         elif self._delete_contact:
             headers.append(self._cookies.contact.delete(secure=secure))
         if self._write_landing:
             headers.append(self._cookies.landing_page.dump("1", secure=secure))
-        elif self._raw_landing is not None and not self._level.allows_tracking:
+        elif self._raw_landing is not None and not self._tracks:
             headers.append(self._cookies.landing_page.delete(secure=secure))
         return headers
 
@@ -243,16 +250,11 @@ def _level(text: str) -> CookieLevel | None:
         return None
 
 
-@functools.lru_cache(maxsize=4096)  # the contacts of recent visitors
-def _contact(guid: uuid.UUID) -> Contact:
-    return Contact(guid)
-
-
 @functools.lru_cache(maxsize=4096)  # the contact cookies of recent visitors
-def _guid(text: str) -> uuid.UUID | None:
-    """The GUID a contact cookie holds (32 lower-case hex digits, as written), else None."""
+def _contact(text: str) -> Contact | None:
+    """The contact a contact cookie names (32 lower-case hex digits, as written), else None."""
     try:
         guid = uuid.UUID(text)
     except ValueError:
         return None
-    return guid if guid.hex == text else None
+    return Contact(guid) if guid.hex == text else None
