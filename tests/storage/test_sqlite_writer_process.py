@@ -139,3 +139,14 @@ def test_a_store_dropped_without_closing_leaves_no_process_behind(database: Path
         for _ in range(100):
             os.kill(pid, 0)  # still there (or a zombie nobody reaped)?
             subprocess.run(["sleep", "0.05"], check=True)
+
+
+async def test_a_writer_process_that_cannot_start_says_what_to_do(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "executable", str(database.parent / "no-such-python"))
+    with pytest.raises(StoreError, match="cannot start .* writer process .* writer='thread'"):
+        async with ActivityStore(database):
+            pass
+    async with ActivityStore(database, writer="thread") as store:
+        await log(store, uuid.uuid4(), "click")

@@ -115,14 +115,19 @@ class ProcessWriter:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package, env.get("PYTHONPATH")]))
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", _MAIN, str(to_writer), str(from_writer)],
+                [sys.executable or "python3", "-c", _MAIN, str(to_writer), str(from_writer)],
                 pass_fds=(to_writer, from_writer),
                 stdin=subprocess.DEVNULL,
                 env=env,
             )
+        except OSError as exc:
+            _close(from_app, to_app)
+            raise StoreError(
+                f"cannot start the activity database's writer process ({exc}); open the store "
+                "with writer='thread' to write from a thread of this process instead"
+            ) from exc
         finally:
-            os.close(to_writer)
-            os.close(from_writer)
+            _close(to_writer, from_writer)
         self._write_fd, self._read_fd = from_app, to_app
         # A store dropped without close(): its pipes close, and the process, seeing the end of
         # its input, commits what it has and ends; a thread reaps it.
