@@ -1,0 +1,139 @@
+"""The event loop's own work per headless activity, in process: no HTTP server, no database.
+
+The headless API's handler answers POST /Kentico.Tracking/activities with 100-activity bodies
+(as bench/headless_bulk.py sends them) over and over, against a store that answers at once
+(the API key found, every activity stored): what is left is the loop's share of a request,
+reading the body, parsing and checking it, building the activities' columns and ids, and
+encoding the answer. The baseline of the same run is json.loads of the same body alone.
+Figures are µs per activity, the best of several rounds.
+Rerun: `PYTHONPATH=src .venv/bin/python bench/headless_cost.py [--rounds 7]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from kxt_middleware.activities import LogResult, LogStatus, NewActivity
+from kxt_middleware.api_keys import Channel, _digest
+from kxt_middleware.headless import HeadlessApi
+from kxt_middleware.tracking import ActivityTracker
+
+BATCH = 100
+SECRET = "secret"
+TOKEN = f"kxt_key_{SECRET}"
+CHANNEL = Channel(uuid.UUID(int=7), "bench")
+
+
+class AnsweringStore:
+    """Finds the bench's API key and stores every activity at once (nothing is kept)."""
+
+    def __init__(self) -> None:
+        self.stored = [LogResult(LogStatus.LOGGED, str(uuid.UUID(int=n))) for n in range(BATCH)]
+
+    async def active_api_key(self, key_id: str) -> tuple[str, Channel]:
+        return _digest(SECRET), CHANNEL
+
+    async def insert_activities(
+        self, contact: uuid.UUID, activities: Sequence[NewActivity], *, consent: str | None = None
+    ) -> list[LogResult]:
+        return self.stored[: len(activities)]
+
+
+def body(names: Callable[[str], str] = str, *, title: str | None = "", refused: int = 0) -> bytes:
+    """A request body as headless_bulk.py sends it (``names`` spells the activities' property
+    names, ``title`` is each one's title, the last ``refused`` activities are clicks without
+    a value)."""
+    items: list[dict[str, Any]] = [
+        {
+            names("type"): "click",
+            names("value"): f"cta-{i % 50}",
+            names("url"): f"https://app.example/p/{i}",
+        }
+        for i in range(BATCH - refused)
+    ]
+    items += [{names("type"): "click"}] * refused
+    if title != "":
+        for item in items:
+            item[names("title")] = title
+    contact = str(uuid.UUID(int=42))
+    return json.dumps({"channel": "bench", "contact": contact, "activities": items}).encode()
+
+
+def scope() -> dict[str, Any]:
+    return {
+        "type": "http",
+        "method": "POST",
+        "path": "/Kentico.Tracking/activities",
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"authorization", f"Bearer {TOKEN}".encode()),
+            (b"content-type", b"application/json"),
+        ],
+    }
+
+
+def handler_seconds(payload: bytes, times: int, refused: int) -> float:
+    """Seconds for ``times`` requests through the headless API's handler (one 207 checked:
+    every activity stored but the ``refused`` last ones)."""
+    api = HeadlessApi("/Kentico.Tracking", ActivityTracker(AnsweringStore()))  # type: ignore[arg-type]
+    request = scope()
+    answered: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": payload, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        answered.append(message)
+
+    async def run() -> float:
+        started = time.perf_counter()
+        for _ in range(times):
+            await api.handle("/activities", request, receive, send)
+        return time.perf_counter() - started
+
+    spent = asyncio.run(run())
+    status = answered[0]["status"]
+    results = json.loads(answered[1]["body"])["results"]
+    assert status == 207 and len(results) == BATCH, (status, results[:2])
+    statuses = [result["status"] for result in results]
+    assert statuses == [202] * (BATCH - refused) + [400] * refused, results[-2:]
+    return spent
+
+
+def loads_seconds(payload: bytes, times: int) -> float:
+    started = time.perf_counter()
+    for _ in range(times):
+        json.loads(payload)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--requests", type=int, default=2_000)
+    args = parser.parse_args()
+    cases = {
+        "as headless_bulk.py sends it": (body(), 0),
+        'names capitalized, "Title": null': (body(str.title, title=None), 0),
+        "one click without a value": (body(refused=1), 1),
+    }
+    per = args.requests * BATCH / 1e6  # µs per activity
+    for name, (payload, refused) in cases.items():
+        loads = min(loads_seconds(payload, args.requests) for _ in range(args.rounds)) / per
+        handler = (
+            min(handler_seconds(payload, args.requests, refused) for _ in range(args.rounds)) / per
+        )
+        print(
+            f"{name} ({len(payload):,} bytes): handler {handler:.2f} µs/activity, json.loads "
+            f"alone {loads:.2f} µs/activity, handler ÷ json.loads = {handler / loads:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
