@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -34,13 +35,20 @@ codes = st.sampled_from(
 keys = st.sampled_from([*FIELDS, "Type", "VALUE", "id", "extra"])
 
 
-def activity(text: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({"type": codes}, optional={f: text for f in FIELDS[1:]})
+def activity(
+    text: st.SearchStrategy[Any], spell: Callable[[str], str] = str
+) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
+        {spell("type"): codes}, optional={spell(f): text for f in FIELDS[1:]}
+    )
 
 
-# Mostly bodies a client would send (plain texts), some with anything in them.
+# Mostly bodies a client would send (plain texts, names in one spelling, nulls), some with
+# anything in them.
 items = st.one_of(
     st.lists(activity(plain), min_size=1, max_size=6),
+    st.lists(activity(st.one_of(plain, st.none()), str.title), min_size=1, max_size=6),
+    st.lists(activity(plain, str.upper), min_size=1, max_size=6),
     st.lists(
         st.one_of(
             activity(texts),
@@ -79,8 +87,26 @@ def test_the_usual_headless_body_is_read_as_a_batch() -> None:
     batch = read_batch(sent, ActivitySource.HEADLESS, site="app")
     assert batch is not None and [a.value for a in batch][:2] == ["cta-0", "cta-1"]
     assert batch[-1].type == "custom_cta" and batch[5:6][0].url == "https://app.example/é"
-    # What needs converting or refusing is read one by one.
-    for unusual in ({"Type": "click", "value": "x"}, {"type": "click", "title": None}):
+    # As the reference's examples write it: names in capitals, nulls, a built-in type's name
+    # in capitals; read as the same activities, at once.
+    cased = [
+        {"Type": "Click", "Value": "cta-1", "Title": None},
+        {"Type": "pagevisit", "Url": "https://app.example/", "Referrer": None},
+    ]
+    batch = read_batch(cased, ActivitySource.HEADLESS, site="app")
+    assert batch is not None
+    assert [fields(a) for a in batch] == [
+        ("click", "", "cta-1", "", ""),
+        ("pagevisit", "", "", "https://app.example/", ""),
+    ]
+    # What needs refusing, or a name sent in two spellings, is read one by one.
+    for unusual in (
+        {"Type": "click", "value": "x"},  # "type" in the others: the last one sent wins
+        {"type": "click", "title": None},  # a click needs a value
+        {"type": "click", "value": ["x"]},
+        {"type": None, "value": "x"},
+        {"type": "landingpage"},
+    ):
         assert read_batch([*sent, unusual], ActivitySource.HEADLESS) is None
     # A browser activity carries its client's id: always read one by one.
     assert read_batch(sent, ActivitySource.BROWSER) is None

@@ -20,6 +20,8 @@ from .web import RequestError, printable
 
 _BUILT_IN = frozenset(t.code_name for t in BUILT_IN_TYPES)
 _TEXT_FIELDS = ("type", "title", "value", "url", "referrer")
+_ONLY_OBJECTS, _ONLY_TEXT = {dict}, {str}
+_NULL_IS_EMPTY: dict[Any, str] = {None: ""}
 
 
 @dataclass(frozen=True)
@@ -165,29 +167,51 @@ def read_activities(
 def read_batch(
     items: list[Any], source: ActivitySource, *, site: str | None = None
 ) -> ActivityBatch | None:
-    """All ``items`` read at once by the source's rules when every one is valid as sent (the
-    usual case, in a few calls instead of some per activity); None when any needs reading one
-    by one (:func:`read_activities`), to be refused with its reason or converted (a key in
-    another case, a null text, a built-in code name in capitals, a client's id)."""
+    """All ``items`` read at once by the source's rules when every one is valid (the usual
+    case, in a few calls per field instead of some per activity); None when any needs reading
+    one by one (:func:`read_activities`): one to refuse with its reason, a name sent in two
+    spellings, or a client's id."""
     rules = RULES[source]
-    if rules.client_ids or set(map(type, items)) != {dict}:
+    if rules.client_ids or set(map(type, items)) != _ONLY_OBJECTS:
         return None
-    if rules.any_case_keys and not all(key.lower() == key for key in set().union(*items)):
+    # Each field's name as the activities spell it ("Type" reads as "type" where names match
+    # in any case), so a field is read from every activity at once.
+    keys = set().union(*items)
+    spelling = {key.lower() if rules.any_case_keys else key: key for key in keys}
+    if len(spelling) < len(keys):  # e.g. both "Type" and "type": the last one sent wins
         return None
-    columns = [list(map(dict.get, items, repeat(name), repeat(""))) for name in _TEXT_FIELDS]
-    if not all(set(map(type, column)) <= {str} for column in columns):
-        return None
-    types = columns[0]
-    for code in set(types):
-        if code.lower() in _BUILT_IN:
-            needed = rules.built_in.get(code, False)  # False: not sendable, or not lower case
-            if needed is False:
+    count = len(items)
+    columns = []
+    for name in _TEXT_FIELDS:
+        if name not in spelling:  # no activity sent it
+            columns.append([""] * count)
+            continue
+        column = list(map(dict.get, items, repeat(spelling[name]), repeat("")))
+        if rules.null_is_empty and None in column:
+            try:
+                column = list(map(_NULL_IS_EMPTY.get, column, column))
+            except TypeError:  # an array or an object: refused one by one
                 return None
-            if needed and "" in compress(
-                columns[_TEXT_FIELDS.index(needed)], map(code.__eq__, types)
-            ):
-                return None
+        columns.append(column)
+    types, *texts = columns
     try:
-        return ActivityBatch(*columns, source=source, site=site)
+        codes = set(types)
+    except TypeError:  # an array or an object as a type
+        return None
+    if set(map(type, codes)) != _ONLY_TEXT:
+        return None
+    # Built-in code names are lower case ("Click" is stored as "click"); custom ones keep theirs.
+    built_in = {code: code.lower() for code in codes if code.lower() in _BUILT_IN}
+    if any(code != lower for code, lower in built_in.items()):
+        types = list(map(built_in.get, types, types))
+    for code in set(built_in.values()):
+        needed = rules.built_in.get(code, False)
+        if needed is False:  # not sendable from here
+            return None
+        column = texts[_TEXT_FIELDS.index(needed) - 1] if needed else []
+        if "" in column and "" in compress(column, map(code.__eq__, types)):
+            return None
+    try:  # a text that is not a str, too long or not storable: refused one by one
+        return ActivityBatch(types, *texts, source=source, site=site)
     except (TypeError, ValueError):
         return None
