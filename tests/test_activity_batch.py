@@ -18,7 +18,7 @@ from kxt_middleware.activities import TITLE_MAX, NewActivity
 from kxt_middleware.activity_batch import ActivityBatch
 from kxt_middleware.activity_ids import new_activity_id, new_activity_ids
 from kxt_middleware.headless import _all_logged
-from kxt_middleware.intake import read_activities, read_batch
+from kxt_middleware.intake import Invalid, read_activities, read_batch, read_valid
 from kxt_middleware.storage import open_store
 from kxt_middleware.tracking import ActivityTracker
 
@@ -79,6 +79,45 @@ def test_a_batch_is_what_reading_one_by_one_gives(sent: list[Any], source: Activ
     ]
     assert {(a.source, a.site) for a in batch} == {(source, "app")}
     assert len({a.id for a in batch}) == len(sent)
+
+
+# Longer bodies of valid activities with a few that need refusing or reading alone among them.
+mostly_valid = st.lists(
+    st.one_of(activity(plain), activity(plain), activity(plain), activity(texts)),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(items, mostly_valid), st.sampled_from(list(ActivitySource)))
+def test_the_valid_ones_and_the_reasons_are_what_reading_one_by_one_gives(
+    sent: list[Any], source: ActivitySource
+) -> None:
+    by_one, by_parts = (ActivityTracker(open_store(":memory:")) for _ in range(2))
+    one_by_one = read_activities(sent, source, by_one, site="app")
+    valid, refused = read_valid(sent, source, by_parts, site="app")
+    assert [fields(a) for a in valid] == [
+        fields(a) for a in one_by_one if isinstance(a, NewActivity)
+    ]
+    assert {(a.source, a.site) for a in valid} <= {(source, "app")}
+    assert refused == {at: a for at, a in enumerate(one_by_one) if isinstance(a, Invalid)}
+    assert list(refused) == sorted(refused)
+    assert by_parts.not_logged == by_one.not_logged
+
+
+def test_a_refused_activity_leaves_the_others_in_one_batch() -> None:
+    sent: list[Any] = [{"type": "click", "value": f"cta-{n}"} for n in range(100)]
+    sent[37] = {"type": "click"}
+    sent[90] = {"type": "click", "value": "x\x00", "id": "mine"}
+    tracker = ActivityTracker(open_store(":memory:"))
+    valid, refused = read_valid(sent, ActivitySource.HEADLESS, tracker, site="app")
+    assert isinstance(valid, ActivityBatch) and len(valid) == 98
+    assert refused == {
+        37: Invalid(None, "a click activity needs a value"),
+        90: Invalid("mine", refused[90].reason),
+    }
+    assert "NUL" in refused[90].reason and tracker.not_logged == {"invalid": 2}
 
 
 def test_the_usual_headless_body_is_read_as_a_batch() -> None:

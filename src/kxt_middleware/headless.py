@@ -13,11 +13,11 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from .activities import ActivitySource, LogResult, LogStatus, NewActivity
+from .activities import ActivitySource, LogResult, LogStatus
 from .api_keys import Channel, authenticate
 from .consents import consent_json, get_consent, has_agreed, set_agreement
 from .errors import ContactErasedError, StoreOverloadedError
-from .intake import RULES, Invalid, activity_list, object_fields, read_activities, read_batch
+from .intake import RULES, Invalid, activity_list, object_fields, read_valid
 from .openapi import openapi_document
 from .tracking import ActivityTracker
 from .visitor import Contact
@@ -27,7 +27,7 @@ _CONTACT_CONSENT = re.compile(r"/contacts/([^/]+)/consents/([^/]+)")
 _CONSENT = re.compile(r"/consents/([^/]+)")
 _HEADLESS = RULES[ActivitySource.HEADLESS]
 _MAX_BODY = _HEADLESS.max_body or 0
-_STATUS = attrgetter("status")
+_STATUS, _ACTIVITY_ID = attrgetter("status"), attrgetter("activity_id")
 _ONLY_LOGGED = {LogStatus.LOGGED}
 _RESULT_STATUS = {
     LogStatus.LOGGED: 202,
@@ -154,24 +154,14 @@ class HeadlessApi:
         # contact is answered 410 (never stored), so the app learns to create a new contact
         # instead of asking for consent again.
         consent = self.tracking_consent if self.require_consent else None
-        batch = read_batch(items, source, site=channel.name)
-        if batch is not None:  # every activity valid as sent: the usual case, read at once
-            results = await _overload_safe(
-                self.tracker.log(Contact(contact), batch, consent=consent)
-            )
-            if set(map(_STATUS, results)) == _ONLY_LOGGED:  # one C loop, not one call each
-                return _all_logged(batch.ids)
-            read: list[NewActivity | Invalid] = list(batch)
-        else:
-            read = read_activities(items, source, self.tracker, site=channel.name)
-            valid = [activity for activity in read if isinstance(activity, NewActivity)]
-            results = await _overload_safe(
-                self.tracker.log(Contact(contact), valid, consent=consent)
-            )
+        valid, refused = read_valid(items, source, self.tracker, site=channel.name)
+        results = await _overload_safe(self.tracker.log(Contact(contact), valid, consent=consent))
+        if not refused and set(map(_STATUS, results)) == _ONLY_LOGGED:  # one C loop
+            return _all_logged(list(map(_ACTIVITY_ID, results)))
         logged = iter(results)
         answers = [
-            _refused(entry) if isinstance(entry, Invalid) else _answer(next(logged))
-            for entry in read
+            _refused(refused[at]) if at in refused else _answer(next(logged))
+            for at in range(len(items))
         ]
         return JSONResponse({"results": answers}, status_code=207)
 

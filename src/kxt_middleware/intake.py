@@ -7,13 +7,13 @@ answered ``invalid`` with the rule it broke, and counted with the activities not
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
 from typing import Any
 
 from .activities import ActivitySource, NewActivity
-from .activity_batch import ActivityBatch
+from .activity_batch import ActivityBatch, check_columns
 from .activity_types import BUILT_IN_TYPES
 from .tracking import ActivityTracker
 from .web import RequestError, printable
@@ -159,9 +159,13 @@ def read_activities(
             read.append(read_activity(item, source, site=site))
         except ValueError as exc:
             tracker.count_not_logged("invalid", str(exc))
-            sent = item.get("id") if isinstance(item, Mapping) else None
-            read.append(Invalid(printable(sent), str(exc)))
+            read.append(Invalid(_sent_id(item), str(exc)))
     return read
+
+
+def _sent_id(item: Any) -> str | None:
+    """The id a refused item carries, if it can be answered."""
+    return printable(item.get("id") if isinstance(item, Mapping) else None)
 
 
 def read_batch(
@@ -171,7 +175,82 @@ def read_batch(
     case, in a few calls per field instead of some per activity); None when any needs reading
     one by one (:func:`read_activities`): one to refuse with its reason, a name sent in two
     spellings, or a client's id."""
-    rules = RULES[source]
+    columns = _columns(items, RULES[source])
+    if columns is None:
+        return None
+    try:  # a text that is not a str, too long or not storable: refused one by one
+        return ActivityBatch(*columns, source=source, site=site)
+    except (TypeError, ValueError):
+        return None
+
+
+def read_valid(
+    items: list[Any], source: ActivitySource, tracker: ActivityTracker, *, site: str | None = None
+) -> tuple[Sequence[NewActivity], dict[int, Invalid]]:
+    """The items the source's rules accept, in order (as one batch where they can be), and
+    the refused ones by position with the rule each broke (counted with what was not logged).
+    One bad activity never loses the others, nor makes them cost one reading each: the parts
+    of the list that read as a batch are found by halving it."""
+    batch = read_batch(items, source, site=site)
+    if batch is not None:
+        return batch, {}
+    reasons = _refused(items, source, site)
+    if reasons is not None:
+        kept = [item for at, item in enumerate(items) if at not in reasons]
+        valid: Sequence[NewActivity] | None = read_batch(kept, source, site=site) if kept else []
+        if valid is not None:
+            refused = {}
+            for at, reason in reasons.items():
+                tracker.count_not_logged("invalid", reason)
+                refused[at] = Invalid(_sent_id(items[at]), reason)
+            return valid, refused
+    # Some activity can be read only alone (a client's id, a name in two spellings).
+    read = read_activities(items, source, tracker, site=site)
+    refused = {at: entry for at, entry in enumerate(read) if isinstance(entry, Invalid)}
+    return [entry for entry in read if isinstance(entry, NewActivity)], refused
+
+
+def _refused(items: list[Any], source: ActivitySource, site: str | None) -> dict[int, str] | None:
+    """Why each item the rules refuse is refused, by position, in order: a part of the list
+    that reads as a batch holds none, the others are halved until a few items are read one by
+    one. None when some item is valid but can be read only alone."""
+    rules, reasons = RULES[source], {}
+    if rules.client_ids:
+        return None
+    parts = [(0, len(items))]
+    while parts:
+        start, stop = parts.pop()  # the first part first: reasons come in order
+        if stop - start > 2:
+            if not _batchable(items[start:stop], rules, site):
+                middle = (start + stop) // 2
+                parts += [(middle, stop), (start, middle)]
+            continue
+        for at in range(start, stop):
+            try:
+                read_activity(items[at], source, site=site)
+            except ValueError as exc:
+                reasons[at] = str(exc)
+                continue
+            if _columns([items[at]], rules) is None:
+                return None
+    return reasons
+
+
+def _batchable(items: list[Any], rules: SourceRules, site: str | None) -> bool:
+    """Whether ``items`` read as one batch (:func:`read_batch`, without making their ids)."""
+    columns = _columns(items, rules)
+    if columns is None:
+        return False
+    try:
+        check_columns(*columns, site=site)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _columns(items: list[Any], rules: SourceRules) -> list[list[Any]] | None:
+    """The activities' type, title, value, url and referrer columns, each read from every
+    item at once; None when some item breaks a rule of the source or needs reading alone."""
     if rules.client_ids or set(map(type, items)) != _ONLY_OBJECTS:
         return None
     # Each field's name as the activities spell it ("Type" reads as "type" where names match
@@ -211,7 +290,4 @@ def read_batch(
         column = texts[_TEXT_FIELDS.index(needed) - 1] if needed else []
         if "" in column and "" in compress(column, map(code.__eq__, types)):
             return None
-    try:  # a text that is not a str, too long or not storable: refused one by one
-        return ActivityBatch(types, *texts, source=source, site=site)
-    except (TypeError, ValueError):
-        return None
+    return [types, *texts]
