@@ -1,12 +1,17 @@
-"""The event loop's own work per headless activity, in process: no HTTP server, no database.
+"""The event loop's own work per headless activity: in process, and in a real server.
 
-The headless API's handler answers POST /Kentico.Tracking/activities with 100-activity bodies
-(as bench/headless_bulk.py sends them) over and over, against a store that answers at once
+In process (no HTTP server, no database), the headless API's handler answers POST
+/Kentico.Tracking/activities with 100-activity bodies (as bench/headless_bulk.py sends them)
+over and over, against a store that answers at once
 (the API key found, every activity stored): what is left is the loop's share of a request,
 reading the body, parsing and checking it, building the activities' columns and ids, and
 encoding the answer. The baseline of the same run is json.loads of the same body alone.
 Figures are µs per activity, the best of several rounds.
-Rerun: `PYTHONPATH=src .venv/bin/python bench/headless_cost.py [--rounds 7]`.
+
+With --server, also one uvicorn worker under headless_bulk.py's load (a small database): the
+CPU time of the event loop's thread per activity stored, and of the other threads (the
+writer, the readers), read from /proc: what the loop spends for an activity, HTTP included.
+Rerun: `PYTHONPATH=src .venv/bin/python bench/headless_cost.py [--rounds 7] [--server]`.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from kxt_middleware.activities import LogResult, LogStatus, NewActivity
@@ -113,10 +120,39 @@ def loads_seconds(payload: bytes, times: int) -> float:
     return time.perf_counter() - started
 
 
+def server_cost(seconds: int, connections: int) -> None:
+    """Print the CPU time per activity stored of a real server's event loop (and of its other
+    threads) under headless_bulk.py's load."""
+    from headless_bulk import lua, prepare
+    from servers import get_json, pid_of, thread_cpu, uvicorn, wrk
+
+    with tempfile.TemporaryDirectory() as folder:
+        database = Path(folder) / "bench.sqlite3"
+        token, contacts, _ = asyncio.run(prepare(database, 10_000, 1_000))
+        with uvicorn("tracked", {"KXT_BENCH_DATABASE": str(database)}) as base:
+            url, script = f"{base}/Kentico.Tracking/activities", lua(token, contacts)
+            pid = pid_of(base)
+            wrk(url, connections=connections, seconds=2, lua=script)  # warm up
+            before, used_before = get_json(f"{base}/stats"), thread_cpu(pid)
+            load = wrk(url, connections=connections, seconds=seconds, lua=script)
+            after, used = get_json(f"{base}/stats"), thread_cpu(pid)
+    assert isinstance(before, dict) and isinstance(after, dict) and not load.non_2xx
+    stored = after["activities"] - before["activities"]
+    spent = {name: (used[name] - used_before.get(name, 0.0)) / stored * 1e6 for name in used}
+    others = sum(value for name, value in spent.items() if name != "event loop")
+    print(
+        f"server: {stored / seconds:,.0f} activities/s stored; CPU per activity: event loop "
+        f"{spent['event loop']:.2f} µs, other threads {others:.2f} µs"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--requests", type=int, default=2_000)
+    parser.add_argument("--server", action="store_true", help="also measure a real server")
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
     cases = {
         "as headless_bulk.py sends it": (body(), 0),
@@ -133,6 +169,8 @@ def main() -> None:
             f"{name} ({len(payload):,} bytes): handler {handler:.2f} µs/activity, json.loads "
             f"alone {loads:.2f} µs/activity, handler ÷ json.loads = {handler / loads:.2f}"
         )
+    if args.server:
+        server_cost(args.seconds, args.connections)
 
 
 if __name__ == "__main__":
