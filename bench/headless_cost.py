@@ -38,10 +38,12 @@ CHANNEL = Channel(uuid.UUID(int=7), "bench")
 
 
 class AnsweringStore:
-    """Finds the bench's API key and stores every activity at once (nothing is kept)."""
+    """Finds the bench's API key and stores every activity at once (nothing is kept), or
+    answers ``status`` for each."""
 
-    def __init__(self) -> None:
-        self.stored = [LogResult(LogStatus.LOGGED, str(uuid.UUID(int=n))) for n in range(BATCH)]
+    def __init__(self, status: LogStatus = LogStatus.LOGGED) -> None:
+        ids = [str(uuid.UUID(int=n)) if status is LogStatus.LOGGED else None for n in range(BATCH)]
+        self.stored = [LogResult(status, id) for id in ids]
 
     async def active_api_key(self, key_id: str) -> tuple[str, Channel]:
         return _digest(SECRET), CHANNEL
@@ -85,10 +87,11 @@ def scope() -> dict[str, Any]:
     }
 
 
-def handler_seconds(payload: bytes, times: int, refused: int) -> float:
+def handler_seconds(payload: bytes, times: int, refused: int, status: LogStatus) -> float:
     """Seconds for ``times`` requests through the headless API's handler (one 207 checked:
-    every activity stored but the ``refused`` last ones)."""
-    api = HeadlessApi("/Kentico.Tracking", ActivityTracker(AnsweringStore()))  # type: ignore[arg-type]
+    every activity answered ``status`` but the ``refused`` last ones)."""
+    store = AnsweringStore(status)
+    api = HeadlessApi("/Kentico.Tracking", ActivityTracker(store))  # type: ignore[arg-type]
     request = scope()
     answered: list[Any] = []
 
@@ -105,11 +108,11 @@ def handler_seconds(payload: bytes, times: int, refused: int) -> float:
         return time.perf_counter() - started
 
     spent = asyncio.run(run())
-    status = answered[0]["status"]
     results = json.loads(answered[1]["body"])["results"]
-    assert status == 207 and len(results) == BATCH, (status, results[:2])
+    assert answered[0]["status"] == 207 and len(results) == BATCH, results[:2]
     statuses = [result["status"] for result in results]
-    assert statuses == [202] * (BATCH - refused) + [400] * refused, results[-2:]
+    code = 202 if status is LogStatus.LOGGED else 403
+    assert statuses == [code] * (BATCH - refused) + [400] * refused, results[-2:]
     return spent
 
 
@@ -158,13 +161,15 @@ def main() -> None:
         "as headless_bulk.py sends it": (body(), 0),
         'names capitalized, "Title": null': (body(str.title, title=None), 0),
         "one click without a value": (body(refused=1), 1),
+        "a contact who has not consented (every answer 403)": (body(), 0, LogStatus.NO_CONSENT),
     }
     per = args.requests * BATCH / 1e6  # µs per activity
-    for name, (payload, refused) in cases.items():
+    for name, (payload, refused, *answered) in cases.items():
+        status = answered[0] if answered else LogStatus.LOGGED
         loads = min(loads_seconds(payload, args.requests) for _ in range(args.rounds)) / per
-        handler = (
-            min(handler_seconds(payload, args.requests, refused) for _ in range(args.rounds)) / per
-        )
+        rounds = range(args.rounds)
+        handler = min(handler_seconds(payload, args.requests, refused, status) for _ in rounds)
+        handler /= per
         print(
             f"{name} ({len(payload):,} bytes): handler {handler:.2f} µs/activity, json.loads "
             f"alone {loads:.2f} µs/activity, handler ÷ json.loads = {handler / loads:.2f}"

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from starlette.responses import JSONResponse
 
 from kxt_middleware import ActivitySource
-from kxt_middleware.activities import TITLE_MAX, NewActivity
+from kxt_middleware.activities import TITLE_MAX, LogResult, LogStatus, NewActivity
 from kxt_middleware.activity_batch import ActivityBatch
 from kxt_middleware.activity_ids import new_activity_id, new_activity_ids
-from kxt_middleware.headless import _all_logged
+from kxt_middleware.headless import _all_logged, _answer, _answers, _refused
 from kxt_middleware.intake import Invalid, read_activities, read_batch, read_valid
 from kxt_middleware.storage import open_store
 from kxt_middleware.tracking import ActivityTracker
@@ -188,3 +188,19 @@ def test_the_all_stored_answer_is_what_json_response_encodes() -> None:
     assert (answer.body, answer.status_code) == (expected.body, 207)
     assert answer.headers["content-type"] == expected.headers["content-type"]
     assert json.loads(answer.body)["results"][2]["id"] == ids[2]
+
+
+def test_every_other_answer_is_what_json_response_encodes() -> None:
+    results = [LogResult(status, "id-1" if status == "logged" else None) for status in LogStatus]
+    reason = 'the built-in type "é\\x" cannot be sent from here'
+    pieces = [_answer(result) for result in results] + [_refused(Invalid(None, reason))]
+    codes = {"no_consent": 403, "type_unknown": 404, "type_disabled": 422, "contact_erased": 410}
+    expected: list[dict[str, Any]] = [{"status": 202, "id": "id-1"}]
+    expected += [
+        {"status": codes[result.status], "error": result.status.value, "detail": result.reason}
+        for result in results[1:]
+    ]
+    expected.append({"status": 400, "error": "invalid_activity", "detail": reason})
+    answer, encoded = _answers(pieces), JSONResponse({"results": expected}, 207)
+    assert (answer.body, answer.status_code) == (encoded.body, 207)
+    assert answer.headers["content-type"] == encoded.headers["content-type"]
