@@ -1,12 +1,12 @@
 """The event loop's own work per headless activity: in process, and in a real server.
 
 In process (no HTTP server, no database), the headless API's handler answers POST
-/Kentico.Tracking/activities with 100-activity bodies (as bench/headless_bulk.py sends them)
-over and over, against a store that answers at once
-(the API key found, every activity stored): what is left is the loop's share of a request,
-reading the body, parsing and checking it, building the activities' columns and ids, and
-encoding the answer. The baseline of the same run is json.loads of the same body alone.
-Figures are µs per activity, the best of several rounds.
+/Kentico.Tracking/activities with 100-activity bodies (as bench/headless_bulk.py sends them,
+and three other kinds) over and over, against a store that answers at once (the API key
+found, every activity stored, or every one refused for want of consent): what is left is the
+loop's share of a request, reading the body, parsing and checking it, building the
+activities' columns and ids, and encoding the answer. The baseline of the same run is
+json.loads of the same body alone. Figures are µs per activity, the best of several rounds.
 
 With --server, also one uvicorn worker under headless_bulk.py's load (a small database): the
 CPU time of the event loop's thread per activity stored, and of the other threads (the
