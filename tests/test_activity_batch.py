@@ -109,15 +109,19 @@ def test_the_valid_ones_and_the_reasons_are_what_reading_one_by_one_gives(
 def test_a_refused_activity_leaves_the_others_in_one_batch() -> None:
     sent: list[Any] = [{"type": "click", "value": f"cta-{n}"} for n in range(100)]
     sent[37] = {"type": "click"}
-    sent[90] = {"type": "click", "value": "x\x00", "id": "mine"}
+    sent[39] = {"type": "click", "value": "x\x00", "id": "mine"}
     tracker = ActivityTracker(open_store(":memory:"))
     valid, refused = read_valid(sent, ActivitySource.HEADLESS, tracker, site="app")
     assert isinstance(valid, ActivityBatch) and len(valid) == 98
     assert refused == {
         37: Invalid(None, "a click activity needs a value"),
-        90: Invalid("mine", refused[90].reason),
+        39: Invalid("mine", refused[39].reason),
     }
-    assert "NUL" in refused[90].reason and tracker.not_logged == {"invalid": 2}
+    assert "NUL" in refused[39].reason and tracker.not_logged == {"invalid": 2}
+    # Refused ones far apart: all read one by one, as many would be.
+    sent[39], sent[90] = sent[38], sent[39]
+    valid, refused = read_valid(sent, ActivitySource.HEADLESS, tracker, site="app")
+    assert len(valid) == 98 and list(refused) == [37, 90]
 
 
 def test_the_usual_headless_body_is_read_as_a_batch() -> None:

@@ -194,8 +194,14 @@ def read_valid(
     batch = read_batch(items, source, site=site)
     if batch is not None:
         return batch, {}
-    reasons = _refused(items, source, site)
-    if reasons is not None:
+    start, stop = _part_refused(items, RULES[source], site)
+    if stop - start < len(items):  # the others read as a batch
+        reasons = {}
+        for at in range(start, stop):
+            try:
+                read_activity(items[at], source, site=site)
+            except ValueError as exc:
+                reasons[at] = str(exc)
         kept = [item for at, item in enumerate(items) if at not in reasons]
         valid: Sequence[NewActivity] | None = read_batch(kept, source, site=site) if kept else []
         if valid is not None:
@@ -204,36 +210,25 @@ def read_valid(
                 tracker.count_not_logged("invalid", reason)
                 refused[at] = Invalid(_sent_id(items[at]), reason)
             return valid, refused
-    # Some activity can be read only alone (a client's id, a name in two spellings).
     read = read_activities(items, source, tracker, site=site)
     refused = {at: entry for at, entry in enumerate(read) if isinstance(entry, Invalid)}
     return [entry for entry in read if isinstance(entry, NewActivity)], refused
 
 
-def _refused(items: list[Any], source: ActivitySource, site: str | None) -> dict[int, str] | None:
-    """Why each item the rules refuse is refused, by position, in order: a part of the list
-    that reads as a batch holds none, the others are halved until a few items are read one by
-    one. None when some item is valid but can be read only alone."""
-    rules, reasons = RULES[source], {}
-    if rules.client_ids:
-        return None
-    parts = [(0, len(items))]
-    while parts:
-        start, stop = parts.pop()  # the first part first: reasons come in order
-        if stop - start > 2:
-            if not _batchable(items[start:stop], rules, site):
-                middle = (start + stop) // 2
-                parts += [(middle, stop), (start, middle)]
-            continue
-        for at in range(start, stop):
-            try:
-                read_activity(items[at], source, site=site)
-            except ValueError as exc:
-                reasons[at] = str(exc)
-                continue
-            if _columns([items[at]], rules) is None:
-                return None
-    return reasons
+def _part_refused(items: list[Any], rules: SourceRules, site: str | None) -> tuple[int, int]:
+    """Where in ``items`` (a list that does not read as a batch) the items to read one by one
+    lie, as (start, stop): the list is halved while they lie in one half (the other reads as
+    a batch), and a part with some in both halves, or of a few items, is read whole. So one
+    refused item costs a few halvings, and many little more than reading them one by one."""
+    start, stop = 0, len(items)
+    while stop - start > 4 and not rules.client_ids:
+        middle = (start + stop) // 2
+        first = _batchable(items[start:middle], rules, site)
+        second = _batchable(items[middle:stop], rules, site)
+        if first == second:  # some in both halves; or both read alone, not together
+            return (start, stop) if not first else (0, len(items))
+        start, stop = (middle, stop) if first else (start, middle)
+    return start, stop
 
 
 def _batchable(items: list[Any], rules: SourceRules, site: str | None) -> bool:
