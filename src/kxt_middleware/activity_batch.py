@@ -3,7 +3,6 @@ API's bulk requests)."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import overload
 
@@ -12,6 +11,40 @@ from .activity_ids import new_activity_ids
 from .activity_types import check_text, validate_code_name
 
 _TEXT_LIMITS = (("title", TITLE_MAX), ("value", VALUE_MAX), ("url", URL_MAX), ("referrer", URL_MAX))
+
+
+def check_columns(
+    types: list[str],
+    titles: list[str],
+    values: list[str],
+    urls: list[str],
+    referrers: list[str],
+    *,
+    site: str | None,
+) -> None:
+    """Raise ValueError or TypeError when any activity of these columns would not pass
+    NewActivity's checks."""
+    columns = (titles, values, urls, referrers)
+    if not all(len(column) == len(types) for column in columns):
+        raise ValueError("every column needs one value per activity")
+    for code in set(types):
+        validate_code_name(code)
+    for (name, maximum), column in zip(_TEXT_LIMITS, columns, strict=True):
+        # One join per column finds a value that is not a str and gives the text to search
+        # for NUL and lone surrogates; no value is longer than the column's total, so most
+        # columns need no look at each value's length.
+        try:
+            text = "".join(column)
+        except TypeError:
+            raise TypeError(f"{name} must be a str") from None
+        if len(text) > maximum and max(map(len, column)) > maximum:
+            raise ValueError(f"{name} is over {maximum} characters")
+        if "\x00" in text:
+            raise ValueError(f"{name} holds a NUL character")
+        if not text.isascii():
+            text.encode("utf-8")  # UnicodeEncodeError is a ValueError
+    if site is not None:
+        check_text("site", site, SITE_MAX)
 
 
 class ActivityBatch(Sequence[NewActivity]):
@@ -36,24 +69,7 @@ class ActivityBatch(Sequence[NewActivity]):
         source: ActivitySource,
         site: str | None,
     ) -> None:
-        columns = (titles, values, urls, referrers)
-        if not all(len(column) == len(types) for column in columns):
-            raise ValueError("every column needs one value per activity")
-        for code in set(types):
-            validate_code_name(code)
-        for (name, maximum), column in zip(_TEXT_LIMITS, columns, strict=True):
-            if column and not set(map(type, column)) <= {str}:
-                raise TypeError(f"{name} must be a str")
-            if column and max(map(len, column)) > maximum:
-                raise ValueError(f"{name} is over {maximum} characters")
-        # NUL and lone surrogates, in all the text at once (check_text names the activity).
-        text = "".join(itertools.chain(titles, values, urls, referrers))
-        if "\x00" in text:
-            raise ValueError("a text holds a NUL character")
-        if not text.isascii():
-            text.encode("utf-8")  # UnicodeEncodeError is a ValueError
-        if site is not None:
-            check_text("site", site, SITE_MAX)
+        check_columns(types, titles, values, urls, referrers, site=site)
         self.ids = new_activity_ids(len(types))
         self.types, self.titles, self.values = types, titles, values
         self.urls, self.referrers = urls, referrers

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from .activities import ActivitySource, LogResult, LogStatus, NewActivity
+from .activities import ActivitySource, LogResult, LogStatus
 from .api_keys import Channel, authenticate
 from .consents import consent_json, get_consent, has_agreed, set_agreement
 from .errors import ContactErasedError, StoreOverloadedError
-from .intake import RULES, Invalid, activity_list, object_fields, read_activities, read_batch
+from .intake import RULES, Invalid, activity_list, object_fields, read_valid
 from .openapi import openapi_document
 from .tracking import ActivityTracker
 from .visitor import Contact
@@ -26,6 +28,8 @@ _CONTACT_CONSENT = re.compile(r"/contacts/([^/]+)/consents/([^/]+)")
 _CONSENT = re.compile(r"/consents/([^/]+)")
 _HEADLESS = RULES[ActivitySource.HEADLESS]
 _MAX_BODY = _HEADLESS.max_body or 0
+_STATUS, _ACTIVITY_ID = attrgetter("status"), attrgetter("activity_id")
+_ONLY_LOGGED = {LogStatus.LOGGED}
 _RESULT_STATUS = {
     LogStatus.LOGGED: 202,
     LogStatus.NO_CONSENT: 403,
@@ -151,26 +155,18 @@ class HeadlessApi:
         # contact is answered 410 (never stored), so the app learns to create a new contact
         # instead of asking for consent again.
         consent = self.tracking_consent if self.require_consent else None
-        batch = read_batch(items, source, site=channel.name)
-        if batch is not None:  # every activity valid as sent: the usual case, read at once
-            results = await _overload_safe(
-                self.tracker.log(Contact(contact), batch, consent=consent)
-            )
-            if all(result.logged for result in results):
-                return _all_logged(batch.ids)
-            read: list[NewActivity | Invalid] = list(batch)
-        else:
-            read = read_activities(items, source, self.tracker, site=channel.name)
-            valid = [activity for activity in read if isinstance(activity, NewActivity)]
-            results = await _overload_safe(
-                self.tracker.log(Contact(contact), valid, consent=consent)
-            )
+        valid, refused = read_valid(items, source, self.tracker, site=channel.name)
+        results = await _overload_safe(self.tracker.log(Contact(contact), valid, consent=consent))
+        if not refused and set(map(_STATUS, results)) == _ONLY_LOGGED:  # one C loop
+            return _all_logged(list(map(_ACTIVITY_ID, results)))
+        if not refused:
+            return _answers(list(map(_answer, results)))
         logged = iter(results)
-        answers = [
-            _refused(entry) if isinstance(entry, Invalid) else _answer(next(logged))
-            for entry in read
+        pieces = [
+            _refused(refused[at]) if at in refused else _answer(next(logged))
+            for at in range(len(items))
         ]
-        return JSONResponse({"results": answers}, status_code=207)
+        return _answers(pieces)
 
 
 async def _overload_safe(work: Any) -> Any:
@@ -180,7 +176,9 @@ async def _overload_safe(work: Any) -> Any:
         raise overloaded(exc) from None
 
 
-# The answer when every activity was stored, as JSONResponse would encode it, in one join.
+# The answers as JSONResponse would encode them, built from pieces: when every activity was
+# stored, one join of their ids; else one piece an activity (the same for each status but
+# "stored", which wraps the activity's id).
 _STORED = str(_RESULT_STATUS[LogStatus.LOGGED])
 _LOGGED_FIRST = '{"results":[{"status":' + _STORED + ',"id":"'
 _LOGGED_NEXT = '"},{"status":' + _STORED + ',"id":"'
@@ -191,18 +189,31 @@ def _all_logged(ids: list[str]) -> Response:
     return Response(body.encode(), status_code=207, media_type="application/json")
 
 
-def _answer(result: LogResult) -> dict[str, Any]:
-    answer: dict[str, Any] = {"status": _RESULT_STATUS[result.status]}
-    if result.logged:
-        answer["id"] = result.activity_id
-    else:
-        answer["error"] = result.status.value
-        answer["detail"] = result.reason
-    return answer
+def _answers(pieces: list[str]) -> Response:
+    body = '{"results":[' + ",".join(pieces) + "]}"
+    return Response(body.encode(), status_code=207, media_type="application/json")
 
 
-def _refused(entry: Invalid) -> dict[str, Any]:
-    return {"status": 400, "error": "invalid_activity", "detail": entry.reason}
+def _encoded(answer: dict[str, Any]) -> str:
+    """``answer`` as JSONResponse encodes it."""
+    return json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+_NOT_STORED = {
+    status: _encoded({"status": code, "error": status.value, "detail": LogResult(status).reason})
+    for status, code in _RESULT_STATUS.items()
+    if status is not LogStatus.LOGGED
+}
+
+
+def _answer(result: LogResult) -> str:
+    if result.status is LogStatus.LOGGED:
+        return '{"status":' + _STORED + ',"id":"' + str(result.activity_id) + '"}'
+    return _NOT_STORED[result.status]
+
+
+def _refused(entry: Invalid) -> str:
+    return _encoded({"status": 400, "error": "invalid_activity", "detail": entry.reason})
 
 
 def _guid(value: Any, name: str) -> uuid.UUID:

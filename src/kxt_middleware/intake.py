@@ -7,19 +7,21 @@ answered ``invalid`` with the rule it broke, and counted with the activities not
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
 from typing import Any
 
 from .activities import ActivitySource, NewActivity
-from .activity_batch import ActivityBatch
+from .activity_batch import ActivityBatch, check_columns
 from .activity_types import BUILT_IN_TYPES
 from .tracking import ActivityTracker
 from .web import RequestError, printable
 
 _BUILT_IN = frozenset(t.code_name for t in BUILT_IN_TYPES)
 _TEXT_FIELDS = ("type", "title", "value", "url", "referrer")
+_ONLY_OBJECTS, _ONLY_TEXT = {dict}, {str}
+_NULL_IS_EMPTY: dict[Any, str] = {None: ""}
 
 
 @dataclass(frozen=True)
@@ -157,37 +159,130 @@ def read_activities(
             read.append(read_activity(item, source, site=site))
         except ValueError as exc:
             tracker.count_not_logged("invalid", str(exc))
-            sent = item.get("id") if isinstance(item, Mapping) else None
-            read.append(Invalid(printable(sent), str(exc)))
+            read.append(Invalid(_sent_id(item), str(exc)))
     return read
+
+
+def _sent_id(item: Any) -> str | None:
+    """The id a refused item carries, if it can be answered."""
+    return printable(item.get("id") if isinstance(item, Mapping) else None)
 
 
 def read_batch(
     items: list[Any], source: ActivitySource, *, site: str | None = None
 ) -> ActivityBatch | None:
-    """All ``items`` read at once by the source's rules when every one is valid as sent (the
-    usual case, in a few calls instead of some per activity); None when any needs reading one
-    by one (:func:`read_activities`), to be refused with its reason or converted (a key in
-    another case, a null text, a built-in code name in capitals, a client's id)."""
-    rules = RULES[source]
-    if rules.client_ids or set(map(type, items)) != {dict}:
+    """All ``items`` read at once by the source's rules when every one is valid (the usual
+    case, in a few calls per field instead of some per activity); None when any needs reading
+    one by one (:func:`read_activities`): one to refuse with its reason, a name sent in two
+    spellings, or a client's id."""
+    columns = _columns(items, RULES[source])
+    if columns is None:
         return None
-    if rules.any_case_keys and not all(key.lower() == key for key in set().union(*items)):
-        return None
-    columns = [list(map(dict.get, items, repeat(name), repeat(""))) for name in _TEXT_FIELDS]
-    if not all(set(map(type, column)) <= {str} for column in columns):
-        return None
-    types = columns[0]
-    for code in set(types):
-        if code.lower() in _BUILT_IN:
-            needed = rules.built_in.get(code, False)  # False: not sendable, or not lower case
-            if needed is False:
-                return None
-            if needed and "" in compress(
-                columns[_TEXT_FIELDS.index(needed)], map(code.__eq__, types)
-            ):
-                return None
-    try:
+    try:  # a text that is not a str, too long or not storable: refused one by one
         return ActivityBatch(*columns, source=source, site=site)
     except (TypeError, ValueError):
         return None
+
+
+def read_valid(
+    items: list[Any], source: ActivitySource, tracker: ActivityTracker, *, site: str | None = None
+) -> tuple[Sequence[NewActivity], dict[int, Invalid]]:
+    """The items the source's rules accept, in order (as one batch where they can be), and
+    the refused ones by position with the rule each broke (counted with what was not logged).
+    One bad activity never loses the others, nor makes them cost one reading each: the parts
+    of the list that read as a batch are found by halving it."""
+    batch = read_batch(items, source, site=site)
+    if batch is not None:
+        return batch, {}
+    start, stop = _part_refused(items, RULES[source], site)
+    if stop - start < len(items):  # the others read as a batch
+        reasons = {}
+        for at in range(start, stop):
+            try:
+                read_activity(items[at], source, site=site)
+            except ValueError as exc:
+                reasons[at] = str(exc)
+        kept = [item for at, item in enumerate(items) if at not in reasons]
+        valid: Sequence[NewActivity] | None = read_batch(kept, source, site=site) if kept else []
+        if valid is not None:
+            refused = {}
+            for at, reason in reasons.items():
+                tracker.count_not_logged("invalid", reason)
+                refused[at] = Invalid(_sent_id(items[at]), reason)
+            return valid, refused
+    read = read_activities(items, source, tracker, site=site)
+    refused = {at: entry for at, entry in enumerate(read) if isinstance(entry, Invalid)}
+    return [entry for entry in read if isinstance(entry, NewActivity)], refused
+
+
+def _part_refused(items: list[Any], rules: SourceRules, site: str | None) -> tuple[int, int]:
+    """Where in ``items`` (a list that does not read as a batch) the items to read one by one
+    lie, as (start, stop): the list is halved while they lie in one half (the other reads as
+    a batch), and a part with some in both halves, or of a few items, is read whole. So one
+    refused item costs a few halvings, and many little more than reading them one by one."""
+    start, stop = 0, len(items)
+    while stop - start > 4 and not rules.client_ids:
+        middle = (start + stop) // 2
+        first = _batchable(items[start:middle], rules, site)
+        second = _batchable(items[middle:stop], rules, site)
+        if first == second:  # some in both halves; or both read alone, not together
+            return (start, stop) if not first else (0, len(items))
+        start, stop = (middle, stop) if first else (start, middle)
+    return start, stop
+
+
+def _batchable(items: list[Any], rules: SourceRules, site: str | None) -> bool:
+    """Whether ``items`` read as one batch (:func:`read_batch`, without making their ids)."""
+    columns = _columns(items, rules)
+    if columns is None:
+        return False
+    try:
+        check_columns(*columns, site=site)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _columns(items: list[Any], rules: SourceRules) -> list[list[Any]] | None:
+    """The activities' type, title, value, url and referrer columns, each read from every
+    item at once; None when some item breaks a rule of the source or needs reading alone."""
+    if rules.client_ids or set(map(type, items)) != _ONLY_OBJECTS:
+        return None
+    # Each field's name as the activities spell it ("Type" reads as "type" where names match
+    # in any case), so a field is read from every activity at once.
+    keys = set().union(*items)
+    spelling = {key.lower() if rules.any_case_keys else key: key for key in keys}
+    if len(spelling) < len(keys):  # e.g. both "Type" and "type": the last one sent wins
+        return None
+    count = len(items)
+    columns = []
+    for name in _TEXT_FIELDS:
+        if name not in spelling:  # no activity sent it
+            columns.append([""] * count)
+            continue
+        column = list(map(dict.get, items, repeat(spelling[name]), repeat("")))
+        if rules.null_is_empty and None in column:
+            try:
+                column = list(map(_NULL_IS_EMPTY.get, column, column))
+            except TypeError:  # an array or an object: refused one by one
+                return None
+        columns.append(column)
+    types, *texts = columns
+    try:
+        codes = set(types)
+    except TypeError:  # an array or an object as a type
+        return None
+    if set(map(type, codes)) != _ONLY_TEXT:
+        return None
+    # Built-in code names are lower case ("Click" is stored as "click"); custom ones keep theirs.
+    built_in = {code: code.lower() for code in codes if code.lower() in _BUILT_IN}
+    if any(code != lower for code, lower in built_in.items()):
+        types = list(map(built_in.get, types, types))
+    for code in set(built_in.values()):
+        needed = rules.built_in.get(code, False)
+        if needed is False:  # not sendable from here
+            return None
+        column = texts[_TEXT_FIELDS.index(needed) - 1] if needed else []
+        if "" in column and "" in compress(column, map(code.__eq__, types)):
+            return None
+    return [types, *texts]
