@@ -14,7 +14,8 @@ costs the event loop and the writer, and the whole machine's CPU per request and
 when the bare run already leaves no core idle, a route can be at most as fast as the machine
 CPU per request of the bare route over its own. For scale, the floor of any durable write
 another thread makes: a route that waits for a thread doing one fsync per batch (no database).
-Rerun: `.venv/bin/python bench/durable_log.py [--rounds 5] [--seconds 3] [--connections 32]`.
+Rerun: `.venv/bin/python bench/durable_log.py [--rounds 5] [--seconds 3] [--connections 32]
+[--uvicorn standard]` (standard: httptools and uvloop, `.venv/bin/pip install -e '.[bench]'`).
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ from pathlib import Path
 
 from servers import (
     Load,
+    add_uvicorn_option,
     get_json,
     lua_rotating_headers,
     machine_cpu,
     pid_of,
     ratio_line,
     thread_cpu,
+    use_uvicorn,
     uvicorn,
     writer_process_cpu,
     wrk,
@@ -112,7 +115,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
+    add_uvicorn_option(parser)
     args = parser.parse_args()
+    use_uvicorn(args.uvicorn)
     with contextlib.ExitStack() as stack:
         folder = stack.enter_context(tempfile.TemporaryDirectory())
         bare = stack.enter_context(uvicorn("bare", {}))
@@ -148,7 +153,7 @@ def main() -> None:
     baseline = runs[BASELINE]
     print(
         f"{args.connections} keep-alive connections, {args.rounds} rounds of {args.seconds} s, "
-        "medians; baseline = bare app"
+        f"medians, uvicorn {args.uvicorn}; baseline = bare app"
     )
     for label, run in runs.items():
         paired = statistics.median(

@@ -6,7 +6,8 @@ uvicorn worker serves the headless API (Bearer key, tracking consent checked in 
 transaction) and wrk sends POST /Kentico.Tracking/activities bodies of 100 activities each,
 rotating over 64 consenting contacts. The baseline, measured in the same run, is the store
 alone: the same 100-activity batches from 16 concurrent callers in process, without HTTP.
-Rerun: `.venv/bin/python bench/headless_bulk.py [--prefill 1000000] [--seconds 10]`.
+Rerun: `.venv/bin/python bench/headless_bulk.py [--prefill 1000000] [--seconds 10]
+[--uvicorn standard]` (standard: httptools and uvloop, `.venv/bin/pip install -e '.[bench]'`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
-from servers import get_json, uvicorn, wrk
+from servers import add_uvicorn_option, get_json, use_uvicorn, uvicorn, wrk
 
 from kxt_middleware.activities import ActivitySource, NewActivity
 from kxt_middleware.api_keys import create_api_key
@@ -113,11 +114,13 @@ def arguments(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--contacts", type=int, default=50_000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
+    add_uvicorn_option(parser)
     return parser
 
 
 def main() -> None:
     args = arguments(__doc__.splitlines()[0]).parse_args()
+    use_uvicorn(args.uvicorn)
     with tempfile.TemporaryDirectory() as folder:
         database = Path(folder) / "bench.sqlite3"
         started = time.perf_counter()
@@ -142,7 +145,8 @@ def main() -> None:
     assert isinstance(before, dict) and isinstance(after, dict)
     stored = (after["activities"] - before["activities"]) / args.seconds
     print(
-        f"HTTP: {load.requests_per_second:,.0f} req/s of {BATCH} activities = {stored:,.0f} "
+        f"HTTP (uvicorn {args.uvicorn}): {load.requests_per_second:,.0f} req/s of {BATCH} "
+        f"activities = {stored:,.0f} "
         f"activities/s stored (p50 {load.latency_p50_ms:.1f} ms, p99 {load.latency_p99_ms:.1f} ms"
         + (f", non-2xx {load.non_2xx}" if load.non_2xx else "")
         + ")"

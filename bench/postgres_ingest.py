@@ -48,7 +48,16 @@ import asyncpg
 from durable_log import visitors
 from headless_bulk import arguments, prepare
 from headless_bulk import lua as bulk_lua
-from servers import Load, get_json, lua_rotating_headers, pid_of, ratio_line, uvicorn, wrk
+from servers import (
+    Load,
+    get_json,
+    lua_rotating_headers,
+    pid_of,
+    ratio_line,
+    use_uvicorn,
+    uvicorn,
+    wrk,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.storage.postgres_server import database_url, throwaway_server  # noqa: E402
@@ -297,6 +306,7 @@ def main() -> None:
         "a machine's other benchmarks take turns with each phase, not with the whole run",
     )
     args = parser.parse_args()
+    use_uvicorn(args.uvicorn)
     rates: dict[str, list[BulkRun]] = {}
     with tempfile.TemporaryDirectory() as folder, postgres(args.postgres_url) as url:
         databases = {"PostgreSQL": url}

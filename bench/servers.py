@@ -7,7 +7,9 @@ from yet another process; when it is missing, `apt-get install wrk` installs it.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -32,13 +34,46 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# uvicorn's own pure-Python parts (h11, asyncio's loop), or "standard": what
+# `pip install 'uvicorn[standard]'` adds and production sites run (httptools, uvloop).
+UVICORN_KINDS = ("plain", "standard")
+_uvicorn_kind = {"kind": "plain"}
+
+
+def add_uvicorn_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--uvicorn",
+        choices=UVICORN_KINDS,
+        default="plain",
+        help="plain: h11 and asyncio's loop; standard: httptools and uvloop, as "
+        "`pip install 'uvicorn[standard]'` installs them (`.venv/bin/pip install -e '.[bench]'`)",
+    )
+
+
+def use_uvicorn(kind: str) -> None:
+    """Run the servers of this benchmark as ``kind`` (see UVICORN_KINDS)."""
+    if kind == "standard":
+        missing = [m for m in ("httptools", "uvloop") if importlib.util.find_spec(m) is None]
+        if missing:
+            sys.exit(
+                f"--uvicorn standard needs {' and '.join(missing)}: "
+                ".venv/bin/pip install -e '.[bench]'"
+            )
+    _uvicorn_kind["kind"] = kind
+
+
 @contextlib.contextmanager
 def uvicorn(app: str, env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
     """Run ``bench_apps:<app>`` in a uvicorn process; yield its base URL; stop it (SIGTERM)."""
     port = free_port()
+    parts = (
+        ["--http", "httptools", "--loop", "uvloop"]
+        if _uvicorn_kind["kind"] == "standard"
+        else ["--http", "h11", "--loop", "asyncio"]
+    )
     command = [
         sys.executable, "-m", "uvicorn", f"bench_apps:{app}", "--app-dir", str(HERE),
-        "--port", str(port), "--no-access-log", "--log-level", "warning",
+        "--port", str(port), "--no-access-log", "--log-level", "warning", *parts,
     ]  # fmt: skip
     if workers > 1:
         command += ["--workers", str(workers)]
