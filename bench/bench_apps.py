@@ -6,7 +6,8 @@
   It also serves ``/handoff``: the floor of any durable write made by another thread, a route
   that hands a no-op job to a thread and awaits its answer, batched exactly like the store's
   writer (one wake-up of the thread, one of the loop, per batch) with one fsync of a file per
-  batch and no database at all.
+  batch and no database at all; and ``/process-handoff``, the same with a process of its own
+  (the app writes one byte per job, once per loop turn, and reads how many were synced).
 - ``session``: the same routes behind Starlette's SessionMiddleware (a signed session cookie,
   set by ``/login``): the yardstick for what a cookie-reading middleware usually costs.
 """
@@ -14,9 +15,12 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import queue
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 
@@ -105,6 +109,75 @@ async def handoff(request: Request) -> Response:
     return PlainTextResponse("logged")
 
 
+# The process floor's child: reads what the app wrote, one fsync, answers how many bytes it took.
+PROCESS_FLOOR_CHILD = """
+import os, sys, tempfile
+out = tempfile.TemporaryFile()
+read_fd, write_fd = int(sys.argv[1]), int(sys.argv[2])
+while True:
+    data = os.read(read_fd, 65536)
+    if not data:
+        break
+    out.write(data)
+    out.flush()
+    os.fsync(out.fileno())
+    os.write(write_fd, len(data).to_bytes(4, "little"))
+"""
+
+
+class ProcessHandOff:
+    """A process that answers every waiting job at once after one fsync: the writer process
+    without the database. The app writes one byte per job, once per loop turn, and settles
+    as many futures as the answer counts."""
+
+    def __init__(self) -> None:
+        self.sent: collections.deque[asyncio.Future[None]] = collections.deque()
+        self.outbox: list[asyncio.Future[None]] = []
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.received = b""
+
+    def submit(self, future: asyncio.Future[None]) -> None:
+        if self.loop is None:
+            self.loop = future.get_loop()
+            to_child, self.write_fd = os.pipe()
+            self.read_fd, from_child = os.pipe()
+            self.child = subprocess.Popen(
+                [sys.executable, "-c", PROCESS_FLOOR_CHILD, str(to_child), str(from_child)],
+                pass_fds=(to_child, from_child),
+            )
+            os.close(to_child)
+            os.close(from_child)
+            self.loop.add_reader(self.read_fd, self._answers)
+        if not self.outbox:
+            self.loop.call_soon(self._flush)
+        self.outbox.append(future)
+
+    def _flush(self) -> None:
+        self.sent.extend(self.outbox)
+        os.write(self.write_fd, b"x" * len(self.outbox))
+        self.outbox = []
+
+    def _answers(self) -> None:
+        self.received += os.read(self.read_fd, 65536)
+        while len(self.received) >= 4:
+            count = int.from_bytes(self.received[:4], "little")
+            self.received = self.received[4:]
+            for _ in range(count):
+                future = self.sent.popleft()
+                if not future.done():
+                    future.set_result(None)
+
+
+PROCESS_HAND_OFF = ProcessHandOff()
+
+
+async def process_handoff(request: Request) -> Response:
+    future = asyncio.get_running_loop().create_future()
+    PROCESS_HAND_OFF.submit(future)
+    await future
+    return PlainTextResponse("logged")
+
+
 async def whoami(request: Request) -> Response:
     contact = get_current_contact(request)
     return PlainTextResponse("yes" if contact else "no")
@@ -163,6 +236,7 @@ tracked = Starlette(
         Route("/whoami", whoami),
         Route("/build", build),
         Route("/handoff", handoff),
+        Route("/process-handoff", process_handoff),
     ],
     middleware=[Middleware(ActivityTrackingMiddleware, secret_key=SECRET, store=STORE)],
 )

@@ -12,8 +12,9 @@ synchronous=FULL (an fsync per commit) throughout.
 Also printed: the writer's commits (callers per commit, commit latency), the CPU each request
 costs the event loop and the writer, and the whole machine's CPU per request and idle share:
 when the bare run already leaves no core idle, a route can be at most as fast as the machine
-CPU per request of the bare route over its own. For scale, the floor of any durable write
-another thread makes: a route that waits for a thread doing one fsync per batch (no database).
+CPU per request of the bare route over its own. For scale, the floors of any durable write
+another thread or process makes: routes that wait for a thread, or for a process, doing one
+fsync per batch of waiting requests and nothing else (no cookies read, no database).
 Rerun: `.venv/bin/python bench/durable_log.py [--rounds 5] [--seconds 3] [--connections 32]
 [--uvicorn standard]` (standard: httptools and uvloop, `.venv/bin/pip install -e '.[bench]'`).
 """
@@ -141,6 +142,7 @@ def main() -> None:
             "logs durably, writer process (default)": Run(process, "/log", process_visitors),
             "logs durably, writer thread": Run(thread, "/log", thread_visitors),
             "floor: waits for a thread's fsync, no db": Run(process, "/handoff", process_visitors),
+            "floor: a process's fsync, no db": Run(process, "/process-handoff", process_visitors),
         }
         for run in runs.values():  # warm up
             wrk(f"{run.base}{run.route}", connections=args.connections, seconds=1, lua=run.lua)
