@@ -36,6 +36,7 @@ from servers import (
     get_json,
     lua_rotating_headers,
     machine_cpu,
+    median_load,
     pid_of,
     ratio_line,
     thread_cpu,
@@ -96,16 +97,6 @@ def measure(run: Run, connections: int, seconds: int) -> None:
         assert isinstance(stats_after, dict)
         run.commits += stats_after["commits"] - stats_before["commits"]
         run.callers += stats_after["callers"] - stats_before["callers"]
-
-
-def median_load(loads: list[Load]) -> Load:
-    return Load(
-        statistics.median(load.requests_per_second for load in loads),
-        statistics.median(load.latency_p50_ms for load in loads),
-        statistics.median(load.latency_p99_ms for load in loads),
-        sum(load.non_2xx for load in loads),
-        sum(load.errors for load in loads),
-    )
 
 
 BASELINE = "bare app, plain route (baseline)"

@@ -22,7 +22,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from servers import Load, lua_rotating_headers, ratio_line, uvicorn, wrk
+from servers import Load, lua_rotating_headers, median_load, ratio_line, uvicorn, wrk
 
 
 def cookie_header(base: str, *paths: str) -> dict[str, str]:
@@ -34,16 +34,6 @@ def cookie_header(base: str, *paths: str) -> dict[str, str]:
     if not len(jar):
         raise RuntimeError(f"{base}{paths} set no cookie")
     return {"Cookie": "; ".join(f"{c.name}={c.value}" for c in jar)}
-
-
-def median_load(loads: list[Load]) -> Load:
-    return Load(
-        statistics.median(load.requests_per_second for load in loads),
-        statistics.median(load.latency_p50_ms for load in loads),
-        statistics.median(load.latency_p99_ms for load in loads),
-        sum(load.non_2xx for load in loads),
-        sum(load.errors for load in loads),
-    )
 
 
 def main() -> None:

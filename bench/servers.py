@@ -16,6 +16,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -167,6 +168,17 @@ class Load:
     latency_p99_ms: float
     non_2xx: int
     errors: int
+
+
+def median_load(loads: list[Load]) -> Load:
+    """The median of several rounds' rates and latencies (errors summed)."""
+    return Load(
+        statistics.median(load.requests_per_second for load in loads),
+        statistics.median(load.latency_p50_ms for load in loads),
+        statistics.median(load.latency_p99_ms for load in loads),
+        sum(load.non_2xx for load in loads),
+        sum(load.errors for load in loads),
+    )
 
 
 def wrk(

@@ -41,9 +41,7 @@ from .writer_pipe import PICKLE, frame, frames
 
 log = logging.getLogger("kxt_middleware")
 
-_MAIN = (
-    "import sys; from kxt_middleware.storage.sqlite.writer_main import main; main(sys.argv[1:])"
-)
+_MAIN = "import sys; from kxt_middleware.storage.sqlite.writer_main import main; main(sys.argv[1:])"
 _GONE: tuple[None, None] = (None, None)
 LOGGED = LogStatus.LOGGED
 
