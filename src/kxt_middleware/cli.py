@@ -21,7 +21,7 @@ from .cli_maintenance import add_maintenance_commands
 from .cli_output import byte_writer, export_processes, interrupted, progress_bar
 from .cli_users import PasswordReader, add_user_commands, read_password, run_users_create
 from .errors import KxtError, StoreError
-from .storage import POSTGRES_SCHEMES, Store, check_database, open_store
+from .storage import Store, check_database, is_server_url, open_store
 
 DEFAULT_DATABASE = "kxt.sqlite3"
 ACTIVITY_FIELDS = EXPORT_FIELDS  # the CSV header and the JSON keys, in this order
@@ -192,8 +192,8 @@ async def _activities(store: Store, args: argparse.Namespace, out: TextIO) -> No
 
 async def _run(args: argparse.Namespace, out: TextIO) -> None:
     # One command writes as one caller: a writer thread spares it starting a writer process.
-    server = os.fspath(args.database).startswith(POSTGRES_SCHEMES)
-    async with open_store(args.database, **({} if server else {"writer": "thread"})) as store:
+    options = {} if is_server_url(args.database) else {"writer": "thread"}
+    async with open_store(args.database, **options) as store:
         await args.run(store, args, out)
 
 

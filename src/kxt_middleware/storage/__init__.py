@@ -12,10 +12,15 @@ SQLITE_SCHEME = "sqlite:///"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
+def is_server_url(database: str | os.PathLike[str]) -> bool:
+    """Whether ``database`` names a database server (PostgreSQL) rather than an SQLite file."""
+    return os.fspath(database).startswith(POSTGRES_SCHEMES)
+
+
 def backend_class(database: str | os.PathLike[str]) -> type[Store]:
     """The Store class for ``database``: PostgreSQL for ``postgresql://…``, else SQLite."""
     text = os.fspath(database)
-    if text.startswith(POSTGRES_SCHEMES):
+    if is_server_url(text):
         from .postgres import PostgresStore
 
         return PostgresStore
@@ -41,7 +46,7 @@ def check_database(database: str | os.PathLike[str], *, create: bool) -> None:
     is not a database. A server's database is checked when the store opens.
     """
     backend_class(database)  # an unknown scheme says so
-    if not os.fspath(database).startswith(POSTGRES_SCHEMES):
+    if not is_server_url(database):
         from .sqlite.connection import check_database as check_file
         from .sqlite.connection import database_path
 
@@ -62,5 +67,6 @@ __all__ = [
     "WriterStats",
     "backend_class",
     "check_database",
+    "is_server_url",
     "open_store",
 ]

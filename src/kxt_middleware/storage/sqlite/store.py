@@ -112,7 +112,7 @@ class SQLiteStore(CatalogMethods, WriterLifeCycle, Store):
             connection = await asyncio.to_thread(self._connect_and_set_up)
             if self.writer_kind == "process":
                 connection.close()  # the writer process opens its own
-                writer = ProcessWriter(
+                self._writer = await ProcessWriter.started(
                     self.database,
                     synchronous=self._synchronous,
                     busy_timeout_ms=self._busy_timeout_ms,
@@ -121,12 +121,6 @@ class SQLiteStore(CatalogMethods, WriterLifeCycle, Store):
                     clock=self.clock,
                     stats=self.stats,
                 )
-                try:
-                    await writer.ready()
-                except BaseException:
-                    await writer.stop()
-                    raise
-                self._writer = writer
             else:
                 self._writer = Writer(
                     connection,

@@ -112,11 +112,19 @@ class ProcessWriter:
         self._loop.add_reader(self._read_fd, self._read_answers)
         self._send()
 
-    async def ready(self) -> None:
-        """Wait until the process has opened the database (StoreError saying why it could not)."""
-        future = self._loop.create_future()
-        self._enqueue(future, pickle.dumps(("ready",), PICKLE))
-        await future
+    @classmethod
+    async def started(cls, database: str, **options: Any) -> ProcessWriter:
+        """A writer whose process has opened ``database`` (StoreError saying why it could not;
+        the process is then ended)."""
+        writer = cls(database, **options)
+        try:
+            future = writer._loop.create_future()
+            writer._enqueue(future, pickle.dumps(("ready",), PICKLE))
+            await future
+        except BaseException:
+            await writer.stop()
+            raise
+        return writer
 
     def submit(self, job: Job) -> None:
         """Queue ``job`` (on the event loop); QueueFull when ``max_pending`` jobs wait, and the
